@@ -1,0 +1,2 @@
+//! The `backstage` command-line tool.
+fn main() {}
