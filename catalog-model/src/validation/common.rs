@@ -1,0 +1,201 @@
+//! Backstage's `CommonValidatorFunctions`: generic predicates over untrusted JSON values.
+
+use serde_json::Value;
+
+/// True for the characters JavaScript's `String.prototype.trim` removes
+/// (Unicode White_Space, line terminators and U+FEFF).
+pub fn is_js_whitespace(c: char) -> bool {
+    c.is_whitespace() || c == '\u{FEFF}'
+}
+
+/// JavaScript's `String.prototype.trim`.
+pub fn js_trim(s: &str) -> &str {
+    s.trim_matches(is_js_whitespace)
+}
+
+/// Checks that `value` is a string of the form `<suffix>` or `<prefix><separator><suffix>`
+/// and validates the parts. The string is split on every separator; three or more parts fail.
+pub fn is_valid_prefix_and_or_suffix(
+    value: &Value,
+    separator: char,
+    is_valid_prefix: impl Fn(&str) -> bool,
+    is_valid_suffix: impl Fn(&str) -> bool,
+) -> bool {
+    match value {
+        Value::String(s) => prefix_and_or_suffix(s, separator, is_valid_prefix, is_valid_suffix),
+        _ => false,
+    }
+}
+
+pub(crate) fn prefix_and_or_suffix(
+    s: &str,
+    separator: char,
+    is_valid_prefix: impl Fn(&str) -> bool,
+    is_valid_suffix: impl Fn(&str) -> bool,
+) -> bool {
+    let mut parts = s.splitn(3, separator);
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(suffix), None, None) => is_valid_suffix(suffix),
+        (Some(prefix), Some(suffix), None) => is_valid_prefix(prefix) && is_valid_suffix(suffix),
+        _ => false,
+    }
+}
+
+/// A DNS label (RFC 1123, lower-case only): 1 to 63 characters of `[a-z0-9-]`, starting and
+/// ending with a letter or digit. Runs of several hyphens are allowed.
+pub fn is_valid_dns_label(value: &Value) -> bool {
+    value.as_str().is_some_and(dns_label)
+}
+
+pub(crate) fn dns_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    (1..=63).contains(&b.len())
+        && b.iter().all(|c| alnum(c) || *c == b'-')
+        && b.first().is_some_and(alnum)
+        && b.last().is_some_and(alnum)
+}
+
+/// A DNS subdomain: 1 to 253 characters, every `.`-separated part a valid DNS label.
+pub fn is_valid_dns_subdomain(value: &Value) -> bool {
+    value.as_str().is_some_and(dns_subdomain)
+}
+
+pub(crate) fn dns_subdomain(s: &str) -> bool {
+    (1..=253).contains(&s.len()) && s.split('.').all(dns_label)
+}
+
+/// The deprecated tag rule of `CommonValidatorFunctions.isValidTag` (no colon allowed).
+/// The catalog uses [`crate::validation::kubernetes::is_valid_catalog_tag`] instead.
+pub fn is_valid_tag(value: &Value) -> bool {
+    value.as_str().is_some_and(|s| tag_like(s, false))
+}
+
+/// `^[a-z0-9+#]+(\-[a-z0-9+#]+)*$` (plus `:` when `allow_colon`), 1 to 63 characters.
+pub(crate) fn tag_like(s: &str, allow_colon: bool) -> bool {
+    let b = s.as_bytes();
+    let part = |c: u8| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'+' || c == b'#' || (allow_colon && c == b':')
+    };
+    if !(1..=63).contains(&b.len()) || b[0] == b'-' || b[b.len() - 1] == b'-' {
+        return false;
+    }
+    let mut prev_dash = false;
+    for &c in b {
+        if c == b'-' {
+            if prev_dash {
+                return false;
+            }
+            prev_dash = true;
+        } else if part(c) {
+            prev_dash = false;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// A string that the WHATWG URL parser accepts as an absolute URL (`new URL(value)` in
+/// JavaScript). `mailto:a@b` and `a:b` are valid; relative references are not.
+pub fn is_valid_url(value: &Value) -> bool {
+    value.as_str().is_some_and(valid_url)
+}
+
+pub(crate) fn valid_url(s: &str) -> bool {
+    url::Url::parse(s).is_ok()
+}
+
+/// A string that is not empty after JavaScript-style trimming.
+pub fn is_non_empty_string(value: &Value) -> bool {
+    value.as_str().is_some_and(|s| !js_trim(s).is_empty())
+}
+
+/// Deprecated alias of [`is_non_empty_string`].
+pub fn is_valid_string(value: &Value) -> bool {
+    is_non_empty_string(value)
+}
+
+/// Whether the value survives a JSON round trip unchanged. Every `serde_json::Value` does,
+/// so this is always true; it exists for parity with Backstage's API.
+pub fn is_json_safe(_value: &Value) -> bool {
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn s(v: &str) -> Value {
+        Value::from(v)
+    }
+
+    #[test]
+    fn dns_labels_are_lower_case_with_inner_hyphen_runs() {
+        for ok in ["a", "default", "a-b", "a--b", "1", "a1-2b"] {
+            assert!(is_valid_dns_label(&s(ok)), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "A", "a_b", "a.b", &"a".repeat(64)] {
+            assert!(!is_valid_dns_label(&s(bad)), "{bad}");
+        }
+        assert!(is_valid_dns_label(&s(&"a".repeat(63))));
+        assert!(!is_valid_dns_label(&json!(1)));
+    }
+
+    #[test]
+    fn dns_subdomains_need_every_part_valid() {
+        assert!(is_valid_dns_subdomain(&s("backstage.io")));
+        assert!(is_valid_dns_subdomain(&s("a.b.c")));
+        for bad in ["", ".a", "a.", "a..b", "Backstage.io", "x_y"] {
+            assert!(!is_valid_dns_subdomain(&s(bad)), "{bad}");
+        }
+        let long = vec!["a".repeat(63); 4].join(".");
+        assert_eq!(long.len(), 255);
+        assert!(!is_valid_dns_subdomain(&s(&long)));
+        assert!(is_valid_dns_subdomain(&s(&long[2..])));
+    }
+
+    #[test]
+    fn urls_follow_the_whatwg_parser() {
+        for ok in [
+            "https://x",
+            "mailto:a@b",
+            "a:b",
+            "javascript:x",
+            "file:///x",
+            " https://x ",
+        ] {
+            assert!(is_valid_url(&s(ok)), "{ok}");
+        }
+        for bad in ["/relative", "x", "", "http://"] {
+            assert!(!is_valid_url(&s(bad)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn non_empty_string_trims_like_javascript() {
+        assert!(is_non_empty_string(&s("x")));
+        assert!(!is_non_empty_string(&s(" \t\n")));
+        assert!(!is_non_empty_string(&s("\u{FEFF}\u{00A0}")));
+        assert!(!is_non_empty_string(&json!(null)));
+        assert!(is_valid_string(&s(" y ")));
+    }
+
+    #[test]
+    fn prefix_and_or_suffix_splits_on_every_separator() {
+        let ok = |p: &str| !p.is_empty();
+        assert!(is_valid_prefix_and_or_suffix(&s("a/b"), '/', ok, ok));
+        assert!(is_valid_prefix_and_or_suffix(&s("b"), '/', ok, ok));
+        assert!(!is_valid_prefix_and_or_suffix(&s("a/b/c"), '/', ok, ok));
+        assert!(!is_valid_prefix_and_or_suffix(&s("/b"), '/', ok, ok));
+        assert!(!is_valid_prefix_and_or_suffix(&json!(3), '/', ok, ok));
+    }
+
+    #[test]
+    fn deprecated_tag_rule_rejects_colons() {
+        assert!(is_valid_tag(&s("c++")));
+        assert!(!is_valid_tag(&s("lang:java")));
+        assert!(is_json_safe(&json!({"a": [1, null]})));
+    }
+}
