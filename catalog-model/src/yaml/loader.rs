@@ -189,10 +189,15 @@ impl<'a> Builder<'a> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let resolved = scalar::resolve(&text, style, tag.as_deref());
+                let units = 1 + if resolved == Scalar::Str {
+                    text.len() / BYTES_PER_UNIT
+                } else {
+                    0
+                };
                 if self.expects_key() {
                     if anchor != 0 {
                         let value = scalar::to_value(resolved, text.clone());
-                        self.store_anchor(anchor, value, 0, 0, 0, 1);
+                        self.store_anchor(anchor, value, (0, 0), 0, units, position)?;
                     }
                     let key = scalar::to_key(resolved, text);
                     return self.set_key(key, position);
@@ -205,16 +210,11 @@ impl<'a> Builder<'a> {
                 {
                     self.empty = true;
                 }
-                let units = 1 + if resolved == Scalar::Str {
-                    text.len() / BYTES_PER_UNIT
-                } else {
-                    0
-                };
                 self.charge(units, position)?;
                 let entry = self.push_entry(position);
                 let value = scalar::to_value(resolved, text);
                 if anchor != 0 {
-                    self.store_anchor(anchor, value.clone(), entry, 1, 0, units);
+                    self.store_anchor(anchor, value.clone(), (entry, 1), 0, units, position)?;
                 }
                 self.attach(value, 0);
             }
@@ -282,21 +282,27 @@ impl<'a> Builder<'a> {
         let height = frame.child_height + 1;
         if frame.anchor != 0 {
             let cost = self.used.saturating_sub(frame.cost_before);
-            self.store_anchor(frame.anchor, value.clone(), frame.entry, len, height, cost);
+            let range = (frame.entry, len);
+            self.store_anchor(frame.anchor, value.clone(), range, height, cost, position)?;
         }
         self.attach(value, height);
         Ok(())
     }
 
+    /// Keep a copy of an anchored node for later aliases. The copy is charged to the budget
+    /// too, so nested anchors cannot multiply memory use.
+    ///
+    /// The second argument is the node's (start, length) range in the position list (length 0 for keys).
     fn store_anchor(
         &mut self,
         id: usize,
         value: Value,
-        pos_start: usize,
-        pos_len: usize,
+        (pos_start, pos_len): (usize, usize),
         height: usize,
         cost: usize,
-    ) {
+        position: Position,
+    ) -> Result<(), YamlError> {
+        self.charge(cost, position)?;
         self.anchors.insert(
             id,
             Anchored {
@@ -307,6 +313,7 @@ impl<'a> Builder<'a> {
                 cost,
             },
         );
+        Ok(())
     }
 
     fn alias(&mut self, id: usize, span: Span, position: Position) -> Result<(), YamlError> {

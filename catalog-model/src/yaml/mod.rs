@@ -23,7 +23,12 @@
 //!   ([`YamlErrorKind::TooDeep`]), so building and dropping values never overflows the stack.
 //! * A leading UTF-8 byte order mark is ignored; `\n`, `\r\n` and `\r` line breaks are accepted.
 //!
-//! Positions are 1-based lines and columns (columns count characters) in the whole input.
+//! Positions are 1-based lines and columns (columns count characters) in the whole input. A node
+//! is located where the parser sees it start: at its anchor or tag if it has one, at the first
+//! key of a block mapping, at the `-` of a block sequence, at the opening bracket or quote of
+//! flow collections and quoted scalars, and at the first content line of a block scalar (`|`,
+//! `>`). An empty value (`key:`) is located at its `:`. A copy made by an alias is located at the
+//! alias; its inner nodes keep the positions of the anchored original.
 
 mod error;
 mod loader;
@@ -258,26 +263,31 @@ pub fn parse_yaml_documents(text: &str) -> Vec<Result<YamlDocument, YamlError>> 
 
 /// Like [`parse_yaml_documents`], but a document whose root is not a mapping is an error
 /// `expected object at root, got <type>` ([`YamlErrorKind::NotAnObject`]), where `<type>` is the
-/// JavaScript `typeof` name, as in Backstage: `"object"` for a sequence or `null`, `"string"`,
-/// `"number"` or `"boolean"`.
+/// JavaScript `typeof` name, as in Backstage: `"object"` for a sequence, `"string"`,
+/// `"number"` or `"boolean"`. A document whose root is an explicit `null` (`--- ~`) is skipped,
+/// as Backstage skips it.
 #[must_use]
 pub fn parse_entity_documents(text: &str) -> Vec<Result<YamlDocument, YamlError>> {
     parse_yaml_documents(text)
         .into_iter()
-        .map(|result| {
-            let doc = result?;
+        .filter_map(|result| {
+            let doc = match result {
+                Ok(doc) => doc,
+                Err(e) => return Some(Err(e)),
+            };
             let found = match doc.value() {
-                Value::Object(_) => return Ok(doc),
-                Value::Array(_) | Value::Null => "object",
+                Value::Object(_) => return Some(Ok(doc)),
+                Value::Null => return None,
+                Value::Array(_) => "object",
                 Value::String(_) => "string",
                 Value::Number(_) => "number",
                 Value::Bool(_) => "boolean",
             };
-            Err(YamlError::new(
+            Some(Err(YamlError::new(
                 doc.index(),
                 Some(doc.position()),
                 YamlErrorKind::NotAnObject { found },
-            ))
+            )))
         })
         .collect()
 }

@@ -364,6 +364,19 @@ fn aliasing_long_strings_is_bounded_too() {
 }
 
 #[test]
+fn copies_kept_for_nested_anchors_are_bounded() {
+    on_default_stack(|| {
+        let items = vec!["item"; 20_000].join(", ");
+        let text = format!("{}[{items}]{}\n", "&a [".repeat(200), "]".repeat(200));
+        let error = one_error(&text);
+        assert!(
+            matches!(error.kind(), YamlErrorKind::AliasLimit { .. }),
+            "{error}"
+        );
+    });
+}
+
+#[test]
 fn moderate_alias_use_is_fine() {
     let mut text = String::from("base: &b {owner: team-a, lifecycle: production}\nitems:\n");
     for _ in 0..1_000 {
@@ -543,7 +556,6 @@ fn root_that_is_not_a_mapping_is_an_entity_error() {
         ("just a string\n", "string"),
         ("42\n", "number"),
         ("true\n", "boolean"),
-        ("--- null\n", "object"),
     ];
     for (text, expected) in cases {
         let results = parse_entity_documents(text);
@@ -564,6 +576,11 @@ fn root_that_is_not_a_mapping_is_an_entity_error() {
     }
     // The plain parser accepts any root.
     assert_eq!(value("- a\n"), json!(["a"]));
+    // Backstage ignores documents whose root is null (`---` at the end of a file, `--- ~`).
+    assert!(parse_entity_documents("--- null\n").is_empty());
+    let mixed = parse_entity_documents("--- ~\n---\nkind: A\n");
+    assert_eq!(mixed.len(), 1);
+    assert_eq!(mixed[0].as_ref().map(|d| d.index()).ok(), Some(1));
 }
 
 #[test]
