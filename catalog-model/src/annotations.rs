@@ -17,7 +17,8 @@ pub const ANNOTATION_TECHDOCS_REF: &str = "backstage.io/techdocs-ref";
 /// Deprecated here: belongs to the Kubernetes plugin.
 pub const ANNOTATION_KUBERNETES_API_SERVER: &str = "kubernetes.io/api-server";
 /// Deprecated here: belongs to the Kubernetes plugin.
-pub const ANNOTATION_KUBERNETES_API_SERVER_CA: &str = "kubernetes.io/api-server-certificate-authority";
+pub const ANNOTATION_KUBERNETES_API_SERVER_CA: &str =
+    "kubernetes.io/api-server-certificate-authority";
 /// Deprecated here: belongs to the Kubernetes plugin.
 pub const ANNOTATION_KUBERNETES_AUTH_PROVIDER: &str = "kubernetes.io/auth-provider";
 
@@ -33,4 +34,5 @@ pub const DEFAULT_MODEL_ANNOTATIONS: &[&str] = &[
 
 /// The value the catalog writes over `view-url`/`edit-url` annotations that hold a
 /// `javascript:` URL.
-pub const REJECTED_ANNOTATION_URL: &str = "https://backstage.io/annotation-rejected-for-security-reasons";
+pub const REJECTED_ANNOTATION_URL: &str =
+    "https://backstage.io/annotation-rejected-for-security-reasons";

@@ -181,7 +181,10 @@ pub fn parse_entity_ref(input: &str, context: &RefContext<'_>) -> Result<Compoun
 /// # Errors
 /// [`Error::InvalidEntityRef`] for falsy input (`""`, `null`, `false`, `0`), missing or empty
 /// parts, and (unlike JavaScript, which passes them through) parts that are not strings.
-pub fn parse_entity_ref_value(input: &Value, context: &RefContext<'_>) -> Result<CompoundEntityRef> {
+pub fn parse_entity_ref_value(
+    input: &Value,
+    context: &RefContext<'_>,
+) -> Result<CompoundEntityRef> {
     if is_falsy(input) {
         return Err(empty_ref());
     }
@@ -295,7 +298,10 @@ pub fn compound_entity_ref(entity: &Value) -> Result<CompoundEntityRef> {
 /// A best-effort canonical ref for messages about an entity that may be malformed.
 pub(crate) fn display_ref(entity: &Value) -> String {
     stringify_entity_ref_value(entity).unwrap_or_else(|_| {
-        let kind = entity.get("kind").and_then(Value::as_str).unwrap_or("<unknown>");
+        let kind = entity
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("<unknown>");
         let name = entity
             .pointer("/metadata/name")
             .and_then(Value::as_str)
@@ -359,8 +365,14 @@ mod tests {
         let none = ctx(None, None);
         let group = ctx(Some("Group"), None);
         let x = ctx(Some("x"), None);
-        assert_eq!(ok("component:default/my-svc", none), t("component", "default", "my-svc"));
-        assert_eq!(ok("Component:My-NS/My.Svc_1", none), t("Component", "My-NS", "My.Svc_1"));
+        assert_eq!(
+            ok("component:default/my-svc", none),
+            t("component", "default", "my-svc")
+        );
+        assert_eq!(
+            ok("Component:My-NS/My.Svc_1", none),
+            t("Component", "My-NS", "My.Svc_1")
+        );
         assert_eq!(ok("my-svc", group), t("Group", "default", "my-svc"));
         assert_eq!(ok("ns1/my-svc", group), t("Group", "ns1", "my-svc"));
         let team = ctx(Some("Group"), Some("team-ns"));
@@ -371,7 +383,10 @@ mod tests {
         assert!(err("my-svc", none).contains("had missing or empty kind"));
         assert!(err("ns1/my-svc", none).contains("had missing or empty kind"));
         assert!(err("my-svc", ctx(Some(""), None)).contains("had missing or empty kind"));
-        assert_eq!(ok("my-svc", ctx(Some("Group"), Some(""))), t("Group", "default", "my-svc"));
+        assert_eq!(
+            ok("my-svc", ctx(Some("Group"), Some(""))),
+            t("Group", "default", "my-svc")
+        );
         assert_eq!(err("", none), "Entity reference must not be empty");
         for (input, c) in [
             ("k:", none),
@@ -383,7 +398,10 @@ mod tests {
             (":", x),
             ("/", x),
         ] {
-            assert_eq!(err(input, c), format!("Entity reference \"{input}\" {FORM}"));
+            assert_eq!(
+                err(input, c),
+                format!("Entity reference \"{input}\" {FORM}")
+            );
         }
         assert_eq!(ok("a:b:c", none), t("a", "default", "b:c"));
         assert_eq!(ok("k::n", none), t("k", "default", ":n"));
@@ -392,13 +410,19 @@ mod tests {
         assert_eq!(ok("ns/k:n", x), t("x", "ns", "k:n"));
         assert!(err("a/b:c", none).contains("had missing or empty kind"));
         assert_eq!(ok("k:ns//n", none), t("k", "ns", "/n"));
-        assert_eq!(ok("url:https://x.com/a", none), t("url", "https:", "/x.com/a"));
+        assert_eq!(
+            ok("url:https://x.com/a", none),
+            t("url", "https:", "/x.com/a")
+        );
         assert_eq!(ok("  k:ns/n  ", none), t("  k", "ns", "n  "));
         assert_eq!(
             ok("component:default/with spaces", none),
             t("component", "default", "with spaces")
         );
-        assert_eq!(ok("Gröup:Naméspace/Nåme", none), t("Gröup", "Naméspace", "Nåme"));
+        assert_eq!(
+            ok("Gröup:Naméspace/Nåme", none),
+            t("Gröup", "Naméspace", "Nåme")
+        );
         assert_eq!(ok("k:ns/n\nx", none), t("k", "ns", "n\nx"));
     }
 
@@ -415,12 +439,22 @@ mod tests {
         let v = |j: Value, c: RefContext<'_>| parse_entity_ref_value(&j, &c);
         let none = ctx(None, None);
         let r = v(json!({"kind": "Component", "name": "a"}), none).unwrap();
-        assert_eq!((r.kind.as_str(), r.namespace.as_str(), r.name.as_str()), ("Component", "default", "a"));
+        assert_eq!(
+            (r.kind.as_str(), r.namespace.as_str(), r.name.as_str()),
+            ("Component", "default", "a")
+        );
         let r = v(json!({"name": "a"}), ctx(Some("Group"), None)).unwrap();
         assert_eq!(r.to_string(), "group:default/a");
         let r = v(json!({"kind": "K", "namespace": "NS", "name": "N"}), none).unwrap();
-        assert_eq!((r.kind.as_str(), r.namespace.as_str(), r.name.as_str()), ("K", "NS", "N"));
-        let r = v(json!({"kind": "k", "namespace": "a/b", "name": "c:d"}), none).unwrap();
+        assert_eq!(
+            (r.kind.as_str(), r.namespace.as_str(), r.name.as_str()),
+            ("K", "NS", "N")
+        );
+        let r = v(
+            json!({"kind": "k", "namespace": "a/b", "name": "c:d"}),
+            none,
+        )
+        .unwrap();
         assert_eq!((r.namespace.as_str(), r.name.as_str()), ("a/b", "c:d"));
         let e = v(json!({"kind": "", "name": "a"}), ctx(Some("Group"), None)).unwrap_err();
         assert!(e.to_string().contains("had missing or empty kind"), "{e}");
@@ -432,9 +466,15 @@ mod tests {
         let r = v(json!({"kind": "k", "namespace": null, "name": "a"}), none).unwrap();
         assert_eq!(r.namespace, "default");
         let e = v(json!({"kind": "k"}), none).unwrap_err();
-        assert_eq!(e.to_string(), r#"Entity reference {"kind":"k"} had missing or empty name"#);
+        assert_eq!(
+            e.to_string(),
+            r#"Entity reference {"kind":"k"} had missing or empty name"#
+        );
         let e = v(json!(5), ctx(Some("k"), None)).unwrap_err();
-        assert_eq!(e.to_string(), "Entity reference 5 had missing or empty name");
+        assert_eq!(
+            e.to_string(),
+            "Entity reference 5 had missing or empty name"
+        );
         for falsy in [json!(null), json!(""), json!(false), json!(0)] {
             let e = v(falsy, none).unwrap_err();
             assert_eq!(e.to_string(), "Entity reference must not be empty");
@@ -444,12 +484,27 @@ mod tests {
     #[test]
     fn spec_7_6_stringify_examples() {
         let s = |j: Value| stringify_entity_ref_value(&j).unwrap();
-        assert_eq!(s(json!({"kind": "Component", "name": "a"})), "component:default/a");
-        assert_eq!(s(json!({"kind": "Component", "namespace": "NS", "name": "My-Svc"})), "component:ns/my-svc");
-        assert_eq!(s(json!({"kind": "K", "namespace": null, "name": "n"})), "k:default/n");
-        assert_eq!(s(json!({"kind": "K", "namespace": "", "name": "n"})), "k:/n");
+        assert_eq!(
+            s(json!({"kind": "Component", "name": "a"})),
+            "component:default/a"
+        );
+        assert_eq!(
+            s(json!({"kind": "Component", "namespace": "NS", "name": "My-Svc"})),
+            "component:ns/my-svc"
+        );
+        assert_eq!(
+            s(json!({"kind": "K", "namespace": null, "name": "n"})),
+            "k:default/n"
+        );
+        assert_eq!(
+            s(json!({"kind": "K", "namespace": "", "name": "n"})),
+            "k:/n"
+        );
         assert_eq!(s(json!({"kind": "k", "name": "a:b/c"})), "k:default/a:b/c");
-        assert_eq!(s(json!({"kind": "Group", "metadata": {"name": "Team-A"}})), "group:default/team-a");
+        assert_eq!(
+            s(json!({"kind": "Group", "metadata": {"name": "Team-A"}})),
+            "group:default/team-a"
+        );
         assert_eq!(
             s(json!({"kind": "Group", "metadata": {"name": "Team-A", "namespace": "Other"}})),
             "group:other/team-a"

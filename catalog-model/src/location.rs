@@ -130,7 +130,10 @@ pub fn is_script_url(s: &str) -> bool {
             Some(c) if c.eq_ignore_ascii_case(&expected) => {}
             _ => return false,
         }
-        while chars.peek().is_some_and(|c| matches!(c, '\r' | '\n' | '\t')) {
+        while chars
+            .peek()
+            .is_some_and(|c| matches!(c, '\r' | '\n' | '\t'))
+        {
             chars.next();
         }
     }
@@ -180,7 +183,10 @@ mod tests {
         assert_eq!(ok("bootstrap:bootstrap"), t("bootstrap", "bootstrap"));
         assert_eq!(ok(" url : https://x "), t("url", "https://x"));
         assert_eq!(ok("a:b:c"), t("a", "b:c"));
-        assert_eq!(ok("github-org:https://github.com/org"), t("github-org", "https://github.com/org"));
+        assert_eq!(
+            ok("github-org:https://github.com/org"),
+            t("github-org", "https://github.com/org")
+        );
         assert_eq!(ok("url:data:text/html,hi"), t("url", "data:text/html,hi"));
         assert_eq!(ok("url:java script:x"), t("url", "java script:x"));
         assert_eq!(ok("HTTP://x"), t("HTTP", "//x"));
@@ -188,7 +194,9 @@ mod tests {
 
     #[test]
     fn spec_11_1_rejected_examples() {
-        let e = parse_location_ref("https://github.com/x").unwrap_err().to_string();
+        let e = parse_location_ref("https://github.com/x")
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "Invalid location ref 'https://github.com/x', please prefix it with 'url:', e.g. 'url:https://github.com/x'"
@@ -197,30 +205,49 @@ mod tests {
             let e = parse_location_ref(input).unwrap_err().to_string();
             assert_eq!(
                 e,
-                format!("Unable to parse location ref '{input}', expected '<type>:<target>', e.g. 'url:https://host/path'")
+                format!(
+                    "Unable to parse location ref '{input}', expected '<type>:<target>', e.g. 'url:https://host/path'"
+                )
             );
         }
-        for input in ["url:javascript:alert(1)", "url: JavaScript:x", "url:\tjava\nscript:x", "url:\u{1}javascript:x"] {
+        for input in [
+            "url:javascript:alert(1)",
+            "url: JavaScript:x",
+            "url:\tjava\nscript:x",
+            "url:\u{1}javascript:x",
+        ] {
             let e = parse_location_ref(input).unwrap_err().to_string();
             assert!(e.ends_with("target is a javascript: URL"), "{input}: {e}");
         }
         let e = parse_location_ref_value(&json!(5)).unwrap_err().to_string();
-        assert_eq!(e, "Unable to parse location ref '5', unexpected argument number");
+        assert_eq!(
+            e,
+            "Unable to parse location ref '5', unexpected argument number"
+        );
     }
 
     #[test]
     fn stringify_is_verbatim_and_checked() {
-        assert_eq!(stringify_location_ref(&LocationRef::new("a:b", "c")).unwrap(), "a:b:c");
         assert_eq!(
-            stringify_location_ref(&LocationRef::new("", "c")).unwrap_err().to_string(),
+            stringify_location_ref(&LocationRef::new("a:b", "c")).unwrap(),
+            "a:b:c"
+        );
+        assert_eq!(
+            stringify_location_ref(&LocationRef::new("", "c"))
+                .unwrap_err()
+                .to_string(),
             "Unable to stringify location ref, empty type"
         );
         assert_eq!(
-            stringify_location_ref(&LocationRef::new("url", "")).unwrap_err().to_string(),
+            stringify_location_ref(&LocationRef::new("url", ""))
+                .unwrap_err()
+                .to_string(),
             "Unable to stringify location ref, empty target"
         );
         assert_eq!(
-            stringify_location_ref(&LocationRef::new("url", " javascript:x")).unwrap_err().to_string(),
+            stringify_location_ref(&LocationRef::new("url", " javascript:x"))
+                .unwrap_err()
+                .to_string(),
             "Invalid location ref 'url: javascript:x', target is a javascript: URL"
         );
     }
@@ -238,10 +265,16 @@ mod tests {
     fn source_location_prefers_source_annotation_even_when_empty() {
         let e = json!({"kind": "Component", "metadata": {"name": "x", "annotations": {
             "backstage.io/source-location": "url:https://a/", "backstage.io/managed-by-location": "file:/b"}}});
-        assert_eq!(entity_source_location(&e).unwrap(), LocationRef::new("url", "https://a/"));
+        assert_eq!(
+            entity_source_location(&e).unwrap(),
+            LocationRef::new("url", "https://a/")
+        );
         let e = json!({"kind": "Component", "metadata": {"name": "x", "annotations": {
             "backstage.io/managed-by-location": "file:/b"}}});
-        assert_eq!(entity_source_location(&e).unwrap(), LocationRef::new("file", "/b"));
+        assert_eq!(
+            entity_source_location(&e).unwrap(),
+            LocationRef::new("file", "/b")
+        );
         let e = json!({"kind": "Component", "metadata": {"name": "X", "annotations": {
             "backstage.io/source-location": "", "backstage.io/managed-by-location": "file:/b"}}});
         assert_eq!(

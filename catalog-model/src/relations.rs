@@ -81,7 +81,16 @@ pub const DEFAULT_MODEL_RELATIONS: &[RelationPairDeclaration] = &[
     RelationPairDeclaration {
         forward: (RELATION_OWNED_BY, "owned by"),
         reverse: (RELATION_OWNER_OF, "owner of"),
-        from_kinds: &["API", "Component", "Domain", "Group", "Location", "Resource", "System", "User"],
+        from_kinds: &[
+            "API",
+            "Component",
+            "Domain",
+            "Group",
+            "Location",
+            "Resource",
+            "System",
+            "User",
+        ],
         to_kinds: &["Group", "User"],
     },
     RelationPairDeclaration {
@@ -148,27 +157,153 @@ pub struct Relation {
 
 /// (kind, spec field, default kind for short refs, forward, reverse), in emission order.
 const RULES: &[(&str, &str, Option<&str>, &str, &str)] = &[
-    ("Component", "owner", Some("Group"), RELATION_OWNED_BY, RELATION_OWNER_OF),
-    ("Component", "subcomponentOf", Some("Component"), RELATION_PART_OF, RELATION_HAS_PART),
-    ("Component", "providesApis", Some("API"), RELATION_PROVIDES_API, RELATION_API_PROVIDED_BY),
-    ("Component", "consumesApis", Some("API"), RELATION_CONSUMES_API, RELATION_API_CONSUMED_BY),
-    ("Component", "dependsOn", None, RELATION_DEPENDS_ON, RELATION_DEPENDENCY_OF),
-    ("Component", "dependencyOf", None, RELATION_DEPENDENCY_OF, RELATION_DEPENDS_ON),
-    ("Component", "system", Some("System"), RELATION_PART_OF, RELATION_HAS_PART),
-    ("API", "owner", Some("Group"), RELATION_OWNED_BY, RELATION_OWNER_OF),
-    ("API", "system", Some("System"), RELATION_PART_OF, RELATION_HAS_PART),
-    ("Resource", "owner", Some("Group"), RELATION_OWNED_BY, RELATION_OWNER_OF),
-    ("Resource", "dependsOn", None, RELATION_DEPENDS_ON, RELATION_DEPENDENCY_OF),
-    ("Resource", "dependencyOf", None, RELATION_DEPENDENCY_OF, RELATION_DEPENDS_ON),
-    ("Resource", "system", Some("System"), RELATION_PART_OF, RELATION_HAS_PART),
-    ("System", "owner", Some("Group"), RELATION_OWNED_BY, RELATION_OWNER_OF),
-    ("System", "domain", Some("Domain"), RELATION_PART_OF, RELATION_HAS_PART),
-    ("Domain", "owner", Some("Group"), RELATION_OWNED_BY, RELATION_OWNER_OF),
-    ("Domain", "subdomainOf", Some("Domain"), RELATION_PART_OF, RELATION_HAS_PART),
-    ("User", "memberOf", Some("Group"), RELATION_MEMBER_OF, RELATION_HAS_MEMBER),
-    ("Group", "parent", Some("Group"), RELATION_CHILD_OF, RELATION_PARENT_OF),
-    ("Group", "children", Some("Group"), RELATION_PARENT_OF, RELATION_CHILD_OF),
-    ("Group", "members", Some("User"), RELATION_HAS_MEMBER, RELATION_MEMBER_OF),
+    (
+        "Component",
+        "owner",
+        Some("Group"),
+        RELATION_OWNED_BY,
+        RELATION_OWNER_OF,
+    ),
+    (
+        "Component",
+        "subcomponentOf",
+        Some("Component"),
+        RELATION_PART_OF,
+        RELATION_HAS_PART,
+    ),
+    (
+        "Component",
+        "providesApis",
+        Some("API"),
+        RELATION_PROVIDES_API,
+        RELATION_API_PROVIDED_BY,
+    ),
+    (
+        "Component",
+        "consumesApis",
+        Some("API"),
+        RELATION_CONSUMES_API,
+        RELATION_API_CONSUMED_BY,
+    ),
+    (
+        "Component",
+        "dependsOn",
+        None,
+        RELATION_DEPENDS_ON,
+        RELATION_DEPENDENCY_OF,
+    ),
+    (
+        "Component",
+        "dependencyOf",
+        None,
+        RELATION_DEPENDENCY_OF,
+        RELATION_DEPENDS_ON,
+    ),
+    (
+        "Component",
+        "system",
+        Some("System"),
+        RELATION_PART_OF,
+        RELATION_HAS_PART,
+    ),
+    (
+        "API",
+        "owner",
+        Some("Group"),
+        RELATION_OWNED_BY,
+        RELATION_OWNER_OF,
+    ),
+    (
+        "API",
+        "system",
+        Some("System"),
+        RELATION_PART_OF,
+        RELATION_HAS_PART,
+    ),
+    (
+        "Resource",
+        "owner",
+        Some("Group"),
+        RELATION_OWNED_BY,
+        RELATION_OWNER_OF,
+    ),
+    (
+        "Resource",
+        "dependsOn",
+        None,
+        RELATION_DEPENDS_ON,
+        RELATION_DEPENDENCY_OF,
+    ),
+    (
+        "Resource",
+        "dependencyOf",
+        None,
+        RELATION_DEPENDENCY_OF,
+        RELATION_DEPENDS_ON,
+    ),
+    (
+        "Resource",
+        "system",
+        Some("System"),
+        RELATION_PART_OF,
+        RELATION_HAS_PART,
+    ),
+    (
+        "System",
+        "owner",
+        Some("Group"),
+        RELATION_OWNED_BY,
+        RELATION_OWNER_OF,
+    ),
+    (
+        "System",
+        "domain",
+        Some("Domain"),
+        RELATION_PART_OF,
+        RELATION_HAS_PART,
+    ),
+    (
+        "Domain",
+        "owner",
+        Some("Group"),
+        RELATION_OWNED_BY,
+        RELATION_OWNER_OF,
+    ),
+    (
+        "Domain",
+        "subdomainOf",
+        Some("Domain"),
+        RELATION_PART_OF,
+        RELATION_HAS_PART,
+    ),
+    (
+        "User",
+        "memberOf",
+        Some("Group"),
+        RELATION_MEMBER_OF,
+        RELATION_HAS_MEMBER,
+    ),
+    (
+        "Group",
+        "parent",
+        Some("Group"),
+        RELATION_CHILD_OF,
+        RELATION_PARENT_OF,
+    ),
+    (
+        "Group",
+        "children",
+        Some("Group"),
+        RELATION_PARENT_OF,
+        RELATION_CHILD_OF,
+    ),
+    (
+        "Group",
+        "members",
+        Some("User"),
+        RELATION_HAS_MEMBER,
+        RELATION_MEMBER_OF,
+    ),
 ];
 
 /// The relations the catalog's built-in kinds processor emits for an entity: for each ref in
@@ -337,8 +472,10 @@ mod tests {
 
     #[test]
     fn spec_9_4_user_and_group_examples() {
-        let user = lines(json!({"apiVersion": "backstage.io/v1alpha1", "kind": "User",
-            "metadata": {"name": "me", "namespace": "corp"}, "spec": {"memberOf": ["g2", "other/g1"]}}));
+        let user = lines(
+            json!({"apiVersion": "backstage.io/v1alpha1", "kind": "User",
+            "metadata": {"name": "me", "namespace": "corp"}, "spec": {"memberOf": ["g2", "other/g1"]}}),
+        );
         assert_eq!(
             user,
             [
@@ -348,8 +485,10 @@ mod tests {
                 "group:other/g1 hasMember user:corp/me",
             ]
         );
-        let group = lines(json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Group",
-            "metadata": {"name": "me"}, "spec": {"type": "team", "parent": "p", "children": ["c2", "c1"], "members": ["u2", "u1"]}}));
+        let group = lines(
+            json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Group",
+            "metadata": {"name": "me"}, "spec": {"type": "team", "parent": "p", "children": ["c2", "c1"], "members": ["u2", "u1"]}}),
+        );
         let forward: Vec<_> = group.iter().step_by(2).cloned().collect();
         assert_eq!(
             forward,
@@ -373,18 +512,28 @@ mod tests {
 
     #[test]
     fn depends_on_without_kind_fails_the_entity() {
-        let e = emit_relations(&json!({"kind": "Component", "metadata": {"name": "c"}, "spec": {"dependsOn": ["x"]}}))
-            .unwrap_err();
+        let e = emit_relations(
+            &json!({"kind": "Component", "metadata": {"name": "c"}, "spec": {"dependsOn": ["x"]}}),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("had missing or empty kind"), "{e}");
-        let e = emit_relations(&json!({"kind": "Component", "metadata": {"name": "c"}, "spec": {"owner": "group:"}}))
-            .unwrap_err();
+        let e = emit_relations(
+            &json!({"kind": "Component", "metadata": {"name": "c"}, "spec": {"owner": "group:"}}),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("was not on the form"), "{e}");
     }
 
     #[test]
     fn kind_match_is_exact_and_location_emits_nothing() {
-        assert!(lines(json!({"kind": "component", "metadata": {"name": "c"}, "spec": {"owner": "x"}})).is_empty());
-        assert!(lines(json!({"kind": "Location", "metadata": {"name": "l"}, "spec": {"target": "x"}})).is_empty());
+        assert!(
+            lines(json!({"kind": "component", "metadata": {"name": "c"}, "spec": {"owner": "x"}}))
+                .is_empty()
+        );
+        assert!(
+            lines(json!({"kind": "Location", "metadata": {"name": "l"}, "spec": {"target": "x"}}))
+                .is_empty()
+        );
         assert!(lines(json!({"kind": "Component", "metadata": {"name": "c"}})).is_empty());
         assert!(lines(json!([1, 2])).is_empty());
     }
@@ -392,7 +541,8 @@ mod tests {
     #[test]
     fn target_case_is_kept_until_stringified() {
         let rels = emit_relations(&json!({"kind": "Component", "metadata": {"name": "c"},
-            "spec": {"owner": "Group:Default/Team-A"}})).unwrap();
+            "spec": {"owner": "Group:Default/Team-A"}}))
+        .unwrap();
         assert_eq!(rels[0].target.name, "Team-A");
         assert_eq!(rels[0].target.to_string(), "group:default/team-a");
     }
@@ -401,7 +551,10 @@ mod tests {
     fn sort_uses_utf16_order_and_skips_mixed_arrays() {
         let mut e = json!({"spec": {"members": ["a", "_", "B", "\u{FFFF}", "\u{1F600}"], "children": ["b", 1, "a"], "other": ["b", "a"]}});
         sort_relation_fields(&mut e);
-        assert_eq!(e["spec"]["members"], json!(["B", "_", "a", "\u{1F600}", "\u{FFFF}"]));
+        assert_eq!(
+            e["spec"]["members"],
+            json!(["B", "_", "a", "\u{1F600}", "\u{FFFF}"])
+        );
         assert_eq!(e["spec"]["children"], json!(["b", 1, "a"]));
         assert_eq!(e["spec"]["other"], json!(["b", "a"]));
     }

@@ -76,7 +76,12 @@ impl EntityValidator {
         }
         let entity = match self.policies.enforce(entity)? {
             Some(e) => e,
-            None => return Err(Error::invalid_entity("The policy chain did not return a result", None)),
+            None => {
+                return Err(Error::invalid_entity(
+                    "The policy chain did not return a result",
+                    None,
+                ));
+            }
         };
         for kind in &self.kinds {
             if kind.check(&entity)? {
@@ -108,7 +113,10 @@ impl EntityValidator {
                     recognised = true;
                     for e in found {
                         let message = e.to_string();
-                        if !out.iter().any(|p| p.path == e.path() && p.message.ends_with(e.short().as_str())) {
+                        if !out
+                            .iter()
+                            .any(|p| p.path == e.path() && p.message.ends_with(e.short().as_str()))
+                        {
                             out.push(Problem::new(e.path(), message));
                         }
                     }

@@ -49,7 +49,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         for p in &problems {
             let at = doc.position_of(&p.path);
-            println!("{name}:{}:{}: {entity_ref}: {}", at.line, at.column, p.message);
+            println!(
+                "{name}:{}:{}: {entity_ref}: {}",
+                at.line, at.column, p.message
+            );
         }
         invalid += usize::from(!problems.is_empty());
     }

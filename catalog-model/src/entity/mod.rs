@@ -65,13 +65,21 @@ impl Entity {
 
     /// The canonical, lower-cased string ref (Backstage's `stringifyEntityRef(entity)`).
     pub fn entity_ref(&self) -> String {
-        let ns = self.metadata.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
+        let ns = self
+            .metadata
+            .namespace
+            .as_deref()
+            .unwrap_or(DEFAULT_NAMESPACE);
         stringify_entity_ref(&self.kind, ns, &self.metadata.name)
     }
 
     /// An annotation value.
     pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.metadata.annotations.as_ref()?.get(key).map(String::as_str)
+        self.metadata
+            .annotations
+            .as_ref()?
+            .get(key)
+            .map(String::as_str)
     }
 
     /// A label value.
@@ -236,7 +244,14 @@ mod tests {
         });
         let entity = Entity::from_value(doc.clone()).unwrap();
         assert_eq!(entity.to_value(), doc);
-        let labels: Vec<_> = entity.metadata.labels.as_ref().unwrap().keys().cloned().collect();
+        let labels: Vec<_> = entity
+            .metadata
+            .labels
+            .as_ref()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
         assert_eq!(labels, ["b", "a"], "label order is kept");
         assert_eq!(entity.entity_ref(), "component:ns/svc");
         assert_eq!(entity.annotation("x.io/y"), Some("z"));
@@ -244,7 +259,10 @@ mod tests {
 
     #[test]
     fn entity_ref_keeps_empty_namespace_like_backstage() {
-        let e = Entity::from_value(json!({"apiVersion": "v1", "kind": "K", "metadata": {"name": "N", "namespace": ""}})).unwrap();
+        let e = Entity::from_value(
+            json!({"apiVersion": "v1", "kind": "K", "metadata": {"name": "N", "namespace": ""}}),
+        )
+        .unwrap();
         assert_eq!(e.entity_ref(), "k:/n");
         assert_eq!(e.compound_ref().namespace, "default");
     }

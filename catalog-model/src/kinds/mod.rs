@@ -28,8 +28,8 @@ use crate::error::{Error, Result};
 use crate::schema::{JsonSchema, SchemaError, sources};
 
 pub use ai_resource::{
-    AiResourceSpec, AiResourceSpecBase, MarketplaceAiResourceSpec, PluginAiResourceSpec, RuleAiResourceSpec,
-    SkillAiResourceSpec,
+    AiResourceSpec, AiResourceSpecBase, MarketplaceAiResourceSpec, PluginAiResourceSpec,
+    RuleAiResourceSpec, SkillAiResourceSpec,
 };
 pub use api::{ApiSpec, McpServerApiSpec, McpServerRemote};
 pub use component::ComponentSpec;
@@ -157,8 +157,15 @@ impl KindValidator for SchemaKindValidator {
 const STABLE_VERSIONS: &[&str] = &["backstage.io/v1alpha1", "backstage.io/v1beta1"];
 const ALPHA_ONLY: &[&str] = &["backstage.io/v1alpha1"];
 
-fn builtin(text: &str, kinds: &'static [&'static str], versions: &'static [&'static str]) -> Arc<dyn KindValidator> {
-    let schema = match serde_json::from_str(text).map_err(|e| e.to_string()).and_then(|v| JsonSchema::compile(v).map_err(|e| e.to_string())) {
+fn builtin(
+    text: &str,
+    kinds: &'static [&'static str],
+    versions: &'static [&'static str],
+) -> Arc<dyn KindValidator> {
+    let schema = match serde_json::from_str(text)
+        .map_err(|e| e.to_string())
+        .and_then(|v| JsonSchema::compile(v).map_err(|e| e.to_string()))
+    {
         Ok(s) => s,
         Err(e) => unreachable!("built-in kind schema compiles: {e}"),
     };
@@ -227,10 +234,13 @@ pub fn builtin_kind_validators() -> Vec<Arc<dyn KindValidator>> {
 }
 
 fn kind_upper_is(entity: &Value, upper: &str) -> bool {
-    entity
-        .get("kind")
-        .and_then(Value::as_str)
-        .is_some_and(|k| if k.is_ascii() { k.eq_ignore_ascii_case(upper) } else { k.to_uppercase() == upper })
+    entity.get("kind").and_then(Value::as_str).is_some_and(|k| {
+        if k.is_ascii() {
+            k.eq_ignore_ascii_case(upper)
+        } else {
+            k.to_uppercase() == upper
+        }
+    })
 }
 
 macro_rules! guards {

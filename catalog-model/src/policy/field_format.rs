@@ -42,10 +42,28 @@ impl FieldFormatEntityPolicy {
             };
         }
 
-        check!("apiVersion", "/apiVersion".into(), entity.get("apiVersion"), &v.api_version, false);
+        check!(
+            "apiVersion",
+            "/apiVersion".into(),
+            entity.get("apiVersion"),
+            &v.api_version,
+            false
+        );
         check!("kind", "/kind".into(), entity.get("kind"), &v.kind, false);
-        check!("metadata.name", "/metadata/name".into(), get("name"), &v.entity_name, false);
-        check!("metadata.namespace", "/metadata/namespace".into(), get("namespace"), &v.namespace, true);
+        check!(
+            "metadata.name",
+            "/metadata/name".into(),
+            get("name"),
+            &v.entity_name,
+            false
+        );
+        check!(
+            "metadata.namespace",
+            "/metadata/namespace".into(),
+            get("namespace"),
+            &v.namespace,
+            true
+        );
 
         for (section, key_v, value_v) in [
             ("labels", &v.label_key, &v.label_value),
@@ -63,7 +81,10 @@ impl FieldFormatEntityPolicy {
                     }
                 }
                 Some(_) => {
-                    if !sink(Problem::new(format!("/metadata/{section}"), format!("metadata.{section} must be an object"))) {
+                    if !sink(Problem::new(
+                        format!("/metadata/{section}"),
+                        format!("metadata.{section} must be an object"),
+                    )) {
                         return;
                     }
                 }
@@ -74,11 +95,20 @@ impl FieldFormatEntityPolicy {
             None | Some(Value::Null) => {}
             Some(Value::Array(tags)) => {
                 for (i, tag) in tags.iter().enumerate() {
-                    check!(&format!("tags.{i}"), format!("/metadata/tags/{i}"), Some(tag), &v.tag, false);
+                    check!(
+                        &format!("tags.{i}"),
+                        format!("/metadata/tags/{i}"),
+                        Some(tag),
+                        &v.tag,
+                        false
+                    );
                 }
             }
             Some(_) => {
-                if !sink(Problem::new("/metadata/tags", "metadata.tags must be an array")) {
+                if !sink(Problem::new(
+                    "/metadata/tags",
+                    "metadata.tags must be an array",
+                )) {
                     return;
                 }
             }
@@ -89,13 +119,34 @@ impl FieldFormatEntityPolicy {
             Some(Value::Array(links)) => {
                 for (i, link) in links.iter().enumerate() {
                     let at = |k: &str| link.as_object().and_then(|m| m.get(k));
-                    check!(&format!("links.{i}.url"), format!("/metadata/links/{i}/url"), at("url"), &url, false);
-                    check!(&format!("links.{i}.title"), format!("/metadata/links/{i}/title"), at("title"), &non_empty, true);
-                    check!(&format!("links.{i}.icon"), format!("/metadata/links/{i}/icon"), at("icon"), &non_empty, true);
+                    check!(
+                        &format!("links.{i}.url"),
+                        format!("/metadata/links/{i}/url"),
+                        at("url"),
+                        &url,
+                        false
+                    );
+                    check!(
+                        &format!("links.{i}.title"),
+                        format!("/metadata/links/{i}/title"),
+                        at("title"),
+                        &non_empty,
+                        true
+                    );
+                    check!(
+                        &format!("links.{i}.icon"),
+                        format!("/metadata/links/{i}/icon"),
+                        at("icon"),
+                        &non_empty,
+                        true
+                    );
                 }
             }
             Some(_) => {
-                let _ = sink(Problem::new("/metadata/links", "metadata.links must be an array"));
+                let _ = sink(Problem::new(
+                    "/metadata/links",
+                    "metadata.links must be an array",
+                ));
             }
         }
     }

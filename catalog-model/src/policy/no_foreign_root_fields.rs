@@ -50,7 +50,12 @@ impl EntityPolicy for NoForeignRootFieldsEntityPolicy {
 
     fn problems(&self, entity: &Value) -> Vec<Problem> {
         self.foreign(entity)
-            .map(|f| Problem::new(format!("/{}", crate::schema_escape(f)), format!("Unknown field {f}")))
+            .map(|f| {
+                Problem::new(
+                    format!("/{}", crate::schema_escape(f)),
+                    format!("Unknown field {f}"),
+                )
+            })
             .collect()
     }
 }

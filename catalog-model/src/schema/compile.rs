@@ -34,7 +34,6 @@ impl JsonType {
         })
     }
 
-
     pub(crate) fn matches(self, v: &Value) -> bool {
         match (self, v) {
             (JsonType::Null, Value::Null)
@@ -199,7 +198,10 @@ impl<'a> Compiler<'a> {
                 .entry(id.clone())
                 .or_insert((index, String::new()));
         }
-        self.docs.push(Doc { id: id.clone(), root });
+        self.docs.push(Doc {
+            id: id.clone(),
+            root,
+        });
         // Register nested `$id`s (Backstage uses fragment ids like `#relation`).
         let mut todo = vec![(root, String::new())];
         while let Some((v, ptr)) = todo.pop() {
@@ -285,7 +287,10 @@ impl<'a> Compiler<'a> {
                         Value::String(s) => vec![s.as_str()],
                         Value::Array(a) => a
                             .iter()
-                            .map(|t| t.as_str().ok_or_else(|| invalid(&at, "type names must be strings")))
+                            .map(|t| {
+                                t.as_str()
+                                    .ok_or_else(|| invalid(&at, "type names must be strings"))
+                            })
                             .collect::<Result<_>>()?,
                         _ => return Err(invalid(&at, "type must be a string or an array")),
                     };
@@ -474,15 +479,20 @@ fn count(at: &str, v: &Value) -> Result<u64> {
 }
 
 fn object<'v>(at: &str, v: &'v Value) -> Result<&'v Map<String, Value>> {
-    v.as_object().ok_or_else(|| invalid(at, "must be an object"))
+    v.as_object()
+        .ok_or_else(|| invalid(at, "must be an object"))
 }
 
 fn pattern(at: &str, v: &Value) -> Result<Pattern> {
     let source = v
         .as_str()
         .ok_or_else(|| invalid(at, "pattern must be a string"))?;
-    let regex = Regex::new(&js_regex_to_rust(source))
-        .map_err(|e| invalid(at, format!("pattern \"{source}\" is not a supported regular expression: {e}")))?;
+    let regex = Regex::new(&js_regex_to_rust(source)).map_err(|e| {
+        invalid(
+            at,
+            format!("pattern \"{source}\" is not a supported regular expression: {e}"),
+        )
+    })?;
     Ok(Pattern {
         source: source.to_owned(),
         regex,

@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use super::compile::{Additional, Items, Node};
 use super::SchemaError;
+use super::compile::{Additional, Items, Node};
 
 #[derive(Clone, Copy)]
 enum Seg<'a> {
@@ -45,7 +45,12 @@ impl<'n, 'v> Evaluator<'n, 'v> {
         s
     }
 
-    fn error(&mut self, keyword: &'static str, message: String, params: Vec<(&'static str, String)>) {
+    fn error(
+        &mut self,
+        keyword: &'static str,
+        message: String,
+        params: Vec<(&'static str, String)>,
+    ) {
         self.errors.push(SchemaError {
             path: self.pointer(),
             keyword,
@@ -195,7 +200,11 @@ impl<'n, 'v> Evaluator<'n, 'v> {
                 let text = if passing.is_empty() {
                     "null".to_owned()
                 } else {
-                    passing.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
+                    passing
+                        .iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
                 };
                 self.error(
                     "oneOf",
@@ -215,7 +224,11 @@ impl<'n, 'v> Evaluator<'n, 'v> {
         }
         if let Some((cond, then, otherwise)) = node.if_then_else {
             let (ok, _) = self.probe(cond, v);
-            let (target, word) = if ok { (then, "then") } else { (otherwise, "else") };
+            let (target, word) = if ok {
+                (then, "then")
+            } else {
+                (otherwise, "else")
+            };
             if let Some(t) = target
                 && !self.validate(t, v)
             {
@@ -230,17 +243,41 @@ impl<'n, 'v> Evaluator<'n, 'v> {
 
     fn number(&mut self, node: &Node, f: f64) {
         let checks = [
-            (node.maximum, "<=", f <= node.maximum.unwrap_or(f64::INFINITY), "maximum"),
-            (node.minimum, ">=", f >= node.minimum.unwrap_or(f64::NEG_INFINITY), "minimum"),
-            (node.exclusive_maximum, "<", node.exclusive_maximum.is_none_or(|m| f < m), "exclusiveMaximum"),
-            (node.exclusive_minimum, ">", node.exclusive_minimum.is_none_or(|m| f > m), "exclusiveMinimum"),
+            (
+                node.maximum,
+                "<=",
+                f <= node.maximum.unwrap_or(f64::INFINITY),
+                "maximum",
+            ),
+            (
+                node.minimum,
+                ">=",
+                f >= node.minimum.unwrap_or(f64::NEG_INFINITY),
+                "minimum",
+            ),
+            (
+                node.exclusive_maximum,
+                "<",
+                node.exclusive_maximum.is_none_or(|m| f < m),
+                "exclusiveMaximum",
+            ),
+            (
+                node.exclusive_minimum,
+                ">",
+                node.exclusive_minimum.is_none_or(|m| f > m),
+                "exclusiveMinimum",
+            ),
         ];
         for (limit, cmp, ok, keyword) in checks {
             if let Some(limit) = limit
                 && !ok
             {
                 let l = js_string(&Value::from(limit));
-                self.error(keyword, format!("must be {cmp} {l}"), vec![("comparison", cmp.into()), ("limit", l)]);
+                self.error(
+                    keyword,
+                    format!("must be {cmp} {l}"),
+                    vec![("comparison", cmp.into()), ("limit", l)],
+                );
                 if self.stop() {
                     return;
                 }
@@ -256,7 +293,11 @@ impl<'n, 'v> Evaluator<'n, 'v> {
         if let Some(max) = node.max_length
             && len > max
         {
-            self.error("maxLength", format!("must NOT have more than {max} characters"), vec![("limit", max.to_string())]);
+            self.error(
+                "maxLength",
+                format!("must NOT have more than {max} characters"),
+                vec![("limit", max.to_string())],
+            );
             if self.stop() {
                 return;
             }
@@ -264,7 +305,11 @@ impl<'n, 'v> Evaluator<'n, 'v> {
         if let Some(min) = node.min_length
             && len < min
         {
-            self.error("minLength", format!("must NOT have fewer than {min} characters"), vec![("limit", min.to_string())]);
+            self.error(
+                "minLength",
+                format!("must NOT have fewer than {min} characters"),
+                vec![("limit", min.to_string())],
+            );
             if self.stop() {
                 return;
             }
@@ -285,7 +330,11 @@ impl<'n, 'v> Evaluator<'n, 'v> {
         if let Some(max) = node.max_items
             && len > max
         {
-            self.error("maxItems", format!("must NOT have more than {max} items"), vec![("limit", max.to_string())]);
+            self.error(
+                "maxItems",
+                format!("must NOT have more than {max} items"),
+                vec![("limit", max.to_string())],
+            );
             if self.stop() {
                 return;
             }
@@ -293,7 +342,11 @@ impl<'n, 'v> Evaluator<'n, 'v> {
         if let Some(min) = node.min_items
             && len < min
         {
-            self.error("minItems", format!("must NOT have fewer than {min} items"), vec![("limit", min.to_string())]);
+            self.error(
+                "minItems",
+                format!("must NOT have fewer than {min} items"),
+                vec![("limit", min.to_string())],
+            );
             if self.stop() {
                 return;
             }
@@ -304,7 +357,9 @@ impl<'n, 'v> Evaluator<'n, 'v> {
                     if json_equal(&a[i], &a[j]) {
                         self.error(
                             "uniqueItems",
-                            format!("must NOT have duplicate items (items ## {j} and {i} are identical)"),
+                            format!(
+                                "must NOT have duplicate items (items ## {j} and {i} are identical)"
+                            ),
                             vec![("i", i.to_string()), ("j", j.to_string())],
                         );
                         break 'outer;
@@ -340,7 +395,11 @@ impl<'n, 'v> Evaluator<'n, 'v> {
                     Additional::Allowed => {}
                     Additional::Forbidden if a.len() > list.len() => {
                         let n = list.len();
-                        self.error("additionalItems", format!("must NOT have more than {n} items"), vec![("limit", n.to_string())]);
+                        self.error(
+                            "additionalItems",
+                            format!("must NOT have more than {n} items"),
+                            vec![("limit", n.to_string())],
+                        );
                     }
                     Additional::Forbidden => {}
                     Additional::Schema(extra) => {
@@ -364,7 +423,11 @@ impl<'n, 'v> Evaluator<'n, 'v> {
         if let Some(max) = node.max_properties
             && len > max
         {
-            self.error("maxProperties", format!("must NOT have more than {max} properties"), vec![("limit", max.to_string())]);
+            self.error(
+                "maxProperties",
+                format!("must NOT have more than {max} properties"),
+                vec![("limit", max.to_string())],
+            );
             if self.stop() {
                 return;
             }
@@ -372,14 +435,22 @@ impl<'n, 'v> Evaluator<'n, 'v> {
         if let Some(min) = node.min_properties
             && len < min
         {
-            self.error("minProperties", format!("must NOT have fewer than {min} properties"), vec![("limit", min.to_string())]);
+            self.error(
+                "minProperties",
+                format!("must NOT have fewer than {min} properties"),
+                vec![("limit", min.to_string())],
+            );
             if self.stop() {
                 return;
             }
         }
         for p in &node.required {
             if !map.contains_key(p) {
-                self.error("required", format!("must have required property '{p}'"), vec![("missingProperty", p.clone())]);
+                self.error(
+                    "required",
+                    format!("must have required property '{p}'"),
+                    vec![("missingProperty", p.clone())],
+                );
                 if self.stop() {
                     return;
                 }
@@ -390,7 +461,10 @@ impl<'n, 'v> Evaluator<'n, 'v> {
             Additional::Forbidden | Additional::Schema(_) => {
                 for (key, child) in map {
                     let declared = node.properties.iter().any(|(p, _)| p == key)
-                        || node.pattern_properties.iter().any(|(p, _)| p.regex.is_match(key));
+                        || node
+                            .pattern_properties
+                            .iter()
+                            .any(|(p, _)| p.regex.is_match(key));
                     if declared {
                         continue;
                     }
@@ -446,7 +520,8 @@ pub(crate) fn json_equal(a: &Value, b: &Value) -> bool {
         }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
-                && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
         }
         _ => a == b,
     }

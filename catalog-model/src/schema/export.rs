@@ -27,7 +27,12 @@ const SHARED: &[(&str, &str)] = &[
 const KINDS: &[(&str, &str, &str, Option<&str>)] = &[
     ("Component", sources::COMPONENT, "Component", None),
     ("API", sources::API, "API", None),
-    ("API.mcp-server", sources::API_MCP_SERVER, "API", Some("mcp-server")),
+    (
+        "API.mcp-server",
+        sources::API_MCP_SERVER,
+        "API",
+        Some("mcp-server"),
+    ),
     ("Resource", sources::RESOURCE, "Resource", None),
     ("System", sources::SYSTEM, "System", None),
     ("Domain", sources::DOMAIN, "Domain", None),
@@ -35,10 +40,30 @@ const KINDS: &[(&str, &str, &str, Option<&str>)] = &[
     ("User", sources::USER, "User", None),
     ("Location", sources::LOCATION, "Location", None),
     ("AiResource", sources::AI_RESOURCE, "AiResource", None),
-    ("AiResource.skill", sources::AI_RESOURCE_SKILL, "AiResource", Some("skill")),
-    ("AiResource.rule", sources::AI_RESOURCE_RULE, "AiResource", Some("rule")),
-    ("AiResource.plugin", sources::AI_RESOURCE_PLUGIN, "AiResource", Some("plugin")),
-    ("AiResource.marketplace", sources::AI_RESOURCE_MARKETPLACE, "AiResource", Some("marketplace")),
+    (
+        "AiResource.skill",
+        sources::AI_RESOURCE_SKILL,
+        "AiResource",
+        Some("skill"),
+    ),
+    (
+        "AiResource.rule",
+        sources::AI_RESOURCE_RULE,
+        "AiResource",
+        Some("rule"),
+    ),
+    (
+        "AiResource.plugin",
+        sources::AI_RESOURCE_PLUGIN,
+        "AiResource",
+        Some("plugin"),
+    ),
+    (
+        "AiResource.marketplace",
+        sources::AI_RESOURCE_MARKETPLACE,
+        "AiResource",
+        Some("marketplace"),
+    ),
 ];
 
 fn parse(text: &str) -> Value {
@@ -128,13 +153,27 @@ pub fn editor_schemas() -> Vec<EditorSchema> {
         let schema = rewrite(&parse(text), stem);
         out.push(EditorSchema {
             file_name: format!("{stem}.schema.json"),
-            schema: bundle(&format!("Backstage {stem} entity"), schema.clone(), Map::new()),
+            schema: bundle(
+                &format!("Backstage {stem} entity"),
+                schema.clone(),
+                Map::new(),
+            ),
         });
         kind_defs.insert((*stem).to_owned(), schema);
     }
     // The combined schema: the envelope, then a kind switch.
     let mut branches = Vec::new();
-    for kind in ["Component", "API", "Resource", "System", "Domain", "Group", "User", "Location", "AiResource"] {
+    for kind in [
+        "Component",
+        "API",
+        "Resource",
+        "System",
+        "Domain",
+        "Group",
+        "User",
+        "Location",
+        "AiResource",
+    ] {
         let variants: Vec<_> = KINDS
             .iter()
             .filter(|(_, _, k, t)| *k == kind && t.is_some())

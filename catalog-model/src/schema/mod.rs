@@ -23,9 +23,9 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
-pub use export::{EditorSchema, editor_schemas};
 pub(crate) use compile::escape;
 pub(crate) use eval::js_string;
+pub use export::{EditorSchema, editor_schemas};
 
 /// The JSON text of Backstage's schemas, by file name.
 pub mod sources {
@@ -62,7 +62,8 @@ pub mod sources {
     /// AiResource `rule` (alpha).
     pub const AI_RESOURCE_RULE: &str = include_str!("json/AiResource.v1alpha1.rule.schema.json");
     /// AiResource `plugin` (alpha).
-    pub const AI_RESOURCE_PLUGIN: &str = include_str!("json/AiResource.v1alpha1.plugin.schema.json");
+    pub const AI_RESOURCE_PLUGIN: &str =
+        include_str!("json/AiResource.v1alpha1.plugin.schema.json");
     /// AiResource `marketplace` (alpha).
     pub const AI_RESOURCE_MARKETPLACE: &str =
         include_str!("json/AiResource.v1alpha1.marketplace.schema.json");
@@ -85,7 +86,11 @@ impl SchemaError {
 
     /// The path as Backstage prints it: the pointer, or `<root>`.
     pub fn display_path(&self) -> &str {
-        if self.path.is_empty() { "<root>" } else { &self.path }
+        if self.path.is_empty() {
+            "<root>"
+        } else {
+            &self.path
+        }
     }
 
     /// The failing keyword (`required`, `type`, `enum`, ...).
@@ -147,10 +152,15 @@ impl fmt::Debug for JsonSchema {
 fn builtin_documents() -> &'static [Value] {
     static DOCS: OnceLock<Vec<Value>> = OnceLock::new();
     DOCS.get_or_init(|| {
-        [sources::ENTITY_ENVELOPE, sources::ENTITY, sources::ENTITY_META, sources::COMMON]
-            .iter()
-            .filter_map(|text| serde_json::from_str(text).ok())
-            .collect()
+        [
+            sources::ENTITY_ENVELOPE,
+            sources::ENTITY,
+            sources::ENTITY_META,
+            sources::COMMON,
+        ]
+        .iter()
+        .filter_map(|text| serde_json::from_str(text).ok())
+        .collect()
     })
 }
 
@@ -270,7 +280,10 @@ pub fn validate_entity_schema(entity: &Value) -> Result<()> {
 fn check_with(schema: &JsonSchema, entity: &Value) -> Result<()> {
     match schema.first_error(entity) {
         None => Ok(()),
-        Some(e) => Err(Error::invalid_entity(e.to_string(), Some(e.path().to_owned()))),
+        Some(e) => Err(Error::invalid_entity(
+            e.to_string(),
+            Some(e.path().to_owned()),
+        )),
     }
 }
 

@@ -12,7 +12,10 @@ fn component() -> Value {
 }
 
 fn first(schema: &JsonSchema, v: &Value) -> String {
-    schema.first_error(v).map(|e| e.to_string()).unwrap_or_default()
+    schema
+        .first_error(v)
+        .map(|e| e.to_string())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -31,15 +34,24 @@ fn spec_5_1_order_required_then_additional_then_properties() {
         "<root> must have required property 'apiVersion' - missingProperty: apiVersion"
     );
     assert_eq!(
-        first(s, &json!({"apiVersion": 1, "kind": "", "metadata": {"name": "x"}, "foo": 1})),
+        first(
+            s,
+            &json!({"apiVersion": 1, "kind": "", "metadata": {"name": "x"}, "foo": 1})
+        ),
         "<root> must NOT have additional properties - additionalProperty: foo"
     );
     assert_eq!(
-        first(s, &json!({"apiVersion": "", "kind": "", "metadata": {"name": "x"}})),
+        first(
+            s,
+            &json!({"apiVersion": "", "kind": "", "metadata": {"name": "x"}})
+        ),
         "/apiVersion must NOT have fewer than 1 characters - limit: 1"
     );
     assert_eq!(
-        first(s, &json!({"apiVersion": 5, "kind": "K", "metadata": {"name": "x"}})),
+        first(
+            s,
+            &json!({"apiVersion": 5, "kind": "K", "metadata": {"name": "x"}})
+        ),
         "/apiVersion must be string - type: string"
     );
 }
@@ -47,7 +59,8 @@ fn spec_5_1_order_required_then_additional_then_properties() {
 #[test]
 fn metadata_properties_are_checked_in_schema_order() {
     let s = entity_schema();
-    let v = json!({"apiVersion": "a", "kind": "K", "metadata": {"tags": [""], "name": "", "uid": 1}});
+    let v =
+        json!({"apiVersion": "a", "kind": "K", "metadata": {"tags": [""], "name": "", "uid": 1}});
     let all: Vec<String> = s.errors(&v).iter().map(ToString::to_string).collect();
     assert_eq!(
         all,
@@ -73,16 +86,23 @@ fn relations_and_status_use_the_common_schema() {
     let s = entity_schema();
     let mut v = component();
     v["relations"] = json!([{"type": "owned-by", "targetRef": "x"}]);
-    assert_eq!(first(s, &v), "/relations/0/type must match pattern \"^\\w+$\" - pattern: ^\\w+$");
+    assert_eq!(
+        first(s, &v),
+        "/relations/0/type must match pattern \"^\\w+$\" - pattern: ^\\w+$"
+    );
     v["relations"] = json!([{"type": "ownedBy", "targetRef": "x", "extra": 1}]);
-    assert_eq!(first(s, &v), "/relations/0 must NOT have additional properties - additionalProperty: extra");
+    assert_eq!(
+        first(s, &v),
+        "/relations/0 must NOT have additional properties - additionalProperty: extra"
+    );
     v["relations"] = json!([{"type": "ownedBy", "targetRef": "x"}]);
     v["status"] = json!({"items": [{"type": "t", "level": "fatal", "message": ""}]});
     assert_eq!(
         first(s, &v),
         "/status/items/0/level must be equal to one of the allowed values - allowedValues: info,warning,error"
     );
-    v["status"] = json!({"items": [{"type": "t", "level": "error", "message": "m", "error": {"name": "E"}}]});
+    v["status"] =
+        json!({"items": [{"type": "t", "level": "error", "message": "m", "error": {"name": "E"}}]});
     assert_eq!(
         first(s, &v),
         "/status/items/0/error must have required property 'message' - missingProperty: message"
@@ -107,20 +127,35 @@ fn errors_collects_everything_first_error_stops() {
 #[test]
 fn compile_rejects_unknown_keywords_and_bad_refs() {
     let e = JsonSchema::compile(json!({"type": "object", "propertyNames": {}})).unwrap_err();
-    assert!(e.to_string().contains("unsupported keyword \"propertyNames\""), "{e}");
+    assert!(
+        e.to_string()
+            .contains("unsupported keyword \"propertyNames\""),
+        "{e}"
+    );
     let e = JsonSchema::compile(json!({"$ref": "Nope"})).unwrap_err();
     assert!(e.to_string().contains("cannot resolve $ref"), "{e}");
     let e = JsonSchema::compile(json!({"pattern": "(?<=x)"})).unwrap_err();
-    assert!(e.to_string().contains("not a supported regular expression"), "{e}");
+    assert!(
+        e.to_string().contains("not a supported regular expression"),
+        "{e}"
+    );
 }
 
 #[test]
 fn composites_follow_ajv() {
-    let s = JsonSchema::compile(json!({"anyOf": [{"type": "string"}, {"type": "number"}]})).unwrap();
+    let s =
+        JsonSchema::compile(json!({"anyOf": [{"type": "string"}, {"type": "number"}]})).unwrap();
     assert!(s.is_valid(&json!(1)));
-    assert_eq!(first(&s, &json!(true)), "<root> must be string - type: string");
-    assert_eq!(s.errors(&json!(true)).last().unwrap().to_string(), "<root> must match a schema in anyOf - ");
-    let s = JsonSchema::compile(json!({"oneOf": [{"type": "integer"}, {"type": "number"}]})).unwrap();
+    assert_eq!(
+        first(&s, &json!(true)),
+        "<root> must be string - type: string"
+    );
+    assert_eq!(
+        s.errors(&json!(true)).last().unwrap().to_string(),
+        "<root> must match a schema in anyOf - "
+    );
+    let s =
+        JsonSchema::compile(json!({"oneOf": [{"type": "integer"}, {"type": "number"}]})).unwrap();
     assert_eq!(
         first(&s, &json!(1)),
         "<root> must match exactly one schema in oneOf - passingSchemas: 0,1"
@@ -128,10 +163,16 @@ fn composites_follow_ajv() {
     assert!(s.is_valid(&json!(1.5)));
     let s = JsonSchema::compile(json!({"not": {"const": "x"}, "enum": ["x", "y"]})).unwrap();
     assert_eq!(first(&s, &json!("x")), "<root> must NOT be valid - ");
-    assert_eq!(first(&s, &json!("z")), "<root> must be equal to one of the allowed values - allowedValues: x,y");
+    assert_eq!(
+        first(&s, &json!("z")),
+        "<root> must be equal to one of the allowed values - allowedValues: x,y"
+    );
     let s = JsonSchema::compile(json!({"if": {"const": 1}, "then": {"const": 2}})).unwrap();
     assert_eq!(
-        s.errors(&json!(1)).iter().map(ToString::to_string).collect::<Vec<_>>(),
+        s.errors(&json!(1))
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         [
             "<root> must be equal to constant - allowedValue: 2",
             "<root> must match \"then\" schema - failingKeyword: then"
@@ -142,10 +183,18 @@ fn composites_follow_ajv() {
 #[test]
 fn single_type_with_rules_reports_type_after_untyped_keywords() {
     let s = JsonSchema::compile(json!({"type": "string", "minLength": 1, "enum": ["a"]})).unwrap();
-    let all: Vec<_> = s.errors(&json!(5)).iter().map(|e| e.keyword().to_owned()).collect();
+    let all: Vec<_> = s
+        .errors(&json!(5))
+        .iter()
+        .map(|e| e.keyword().to_owned())
+        .collect();
     assert_eq!(all, ["enum", "type"]);
     let s = JsonSchema::compile(json!({"type": "string", "enum": ["a"]})).unwrap();
-    let all: Vec<_> = s.errors(&json!(5)).iter().map(|e| e.keyword().to_owned()).collect();
+    let all: Vec<_> = s
+        .errors(&json!(5))
+        .iter()
+        .map(|e| e.keyword().to_owned())
+        .collect();
     assert_eq!(all, ["type", "enum"]);
 }
 
@@ -154,7 +203,10 @@ fn lengths_count_code_points_and_numbers_compare_like_javascript() {
     let s = JsonSchema::compile(json!({"maxLength": 2, "minimum": 1})).unwrap();
     assert!(s.is_valid(&json!("ää")));
     assert!(!s.is_valid(&json!("äää")));
-    assert_eq!(first(&s, &json!(0.5)), "<root> must be >= 1 - comparison: >=, limit: 1");
+    assert_eq!(
+        first(&s, &json!(0.5)),
+        "<root> must be >= 1 - comparison: >=, limit: 1"
+    );
     let s = JsonSchema::compile(json!({"const": 1})).unwrap();
     assert!(s.is_valid(&json!(1.0)));
     let s = JsonSchema::compile(json!({"type": "integer"})).unwrap();
@@ -180,7 +232,12 @@ fn editor_schemas_are_self_contained_and_accept_valid_entities() {
     assert_eq!(schemas.len(), 15);
     for s in &schemas {
         let text = s.schema.to_string();
-        for bare in ["\"$ref\":\"Entity\"", "\"$ref\":\"EntityMeta\"", "\"$ref\":\"common#", "\"$ref\":\"#relation"] {
+        for bare in [
+            "\"$ref\":\"Entity\"",
+            "\"$ref\":\"EntityMeta\"",
+            "\"$ref\":\"common#",
+            "\"$ref\":\"#relation",
+        ] {
             assert!(!text.contains(bare), "{} still has {bare}", s.file_name);
         }
         // The bundle compiles without Backstage's registry and judges like the originals.
@@ -192,13 +249,20 @@ fn editor_schemas_are_self_contained_and_accept_valid_entities() {
             assert!(!compiled.is_valid(&bad), "{}", s.file_name);
         }
     }
-    let all = schemas.iter().find(|s| s.file_name == "catalog-info.schema.json").unwrap();
+    let all = schemas
+        .iter()
+        .find(|s| s.file_name == "catalog-info.schema.json")
+        .unwrap();
     let compiled = JsonSchema::compile(all.schema.clone()).unwrap();
     let mcp = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "API", "metadata": {"name": "m"},
         "spec": {"type": "mcp-server", "lifecycle": "l", "owner": "o", "remotes": [{"type": "sse", "url": "u"}]}});
     assert!(compiled.is_valid(&mcp));
-    let unknown = json!({"apiVersion": "x/v1", "kind": "Template", "metadata": {"name": "t"}, "spec": {}});
-    assert!(compiled.is_valid(&unknown), "other kinds only get the envelope rules");
+    let unknown =
+        json!({"apiVersion": "x/v1", "kind": "Template", "metadata": {"name": "t"}, "spec": {}});
+    assert!(
+        compiled.is_valid(&unknown),
+        "other kinds only get the envelope rules"
+    );
 }
 
 #[test]

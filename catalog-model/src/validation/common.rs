@@ -75,7 +75,11 @@ pub fn is_valid_tag(value: &Value) -> bool {
 pub(crate) fn tag_like(s: &str, allow_colon: bool) -> bool {
     let b = s.as_bytes();
     let part = |c: u8| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'+' || c == b'#' || (allow_colon && c == b':')
+        c.is_ascii_lowercase()
+            || c.is_ascii_digit()
+            || c == b'+'
+            || c == b'#'
+            || (allow_colon && c == b':')
     };
     if !(1..=63).contains(&b.len()) || b[0] == b'-' || b[b.len() - 1] == b'-' {
         return false;

@@ -59,7 +59,9 @@ pub(crate) fn label_key(s: &str) -> bool {
 
 /// A label value: empty, or an object name.
 pub fn is_valid_label_value(value: &Value) -> bool {
-    value.as_str().is_some_and(|s| s.is_empty() || object_name(s))
+    value
+        .as_str()
+        .is_some_and(|s| s.is_empty() || object_name(s))
 }
 
 /// An annotation key: same rule as a label key.
@@ -98,15 +100,33 @@ mod tests {
     fn api_versions() {
         check(
             is_valid_api_version,
-            &["backstage.io/v1alpha1", "v1", "my-company.net/v1", "a.b.c/V1"],
-            &["1.0", "Backstage.io/v1", "a/b/c", "/v1", "backstage.io/", "backstage.io/v1-alpha", "x_y/v1", ""],
+            &[
+                "backstage.io/v1alpha1",
+                "v1",
+                "my-company.net/v1",
+                "a.b.c/V1",
+            ],
+            &[
+                "1.0",
+                "Backstage.io/v1",
+                "a/b/c",
+                "/v1",
+                "backstage.io/",
+                "backstage.io/v1-alpha",
+                "x_y/v1",
+                "",
+            ],
         );
     }
 
     #[test]
     fn kinds() {
         let long = "a".repeat(64);
-        check(is_valid_kind, &["Component", "component", "API", "a1"], &["1a", "my-kind", "a_b", &long, ""]);
+        check(
+            is_valid_kind,
+            &["Component", "component", "API", "a1"],
+            &["1a", "my-kind", "a_b", &long, ""],
+        );
     }
 
     #[test]
@@ -114,20 +134,46 @@ mod tests {
         let long = "a".repeat(64);
         check(
             is_valid_object_name,
-            &["a", "A", "1", "a--b", "a..b", "a-_.b", "CircleciBuildsDumpV2_avro_gcs", &"a".repeat(63)],
+            &[
+                "a",
+                "A",
+                "1",
+                "a--b",
+                "a..b",
+                "a-_.b",
+                "CircleciBuildsDumpV2_avro_gcs",
+                &"a".repeat(63),
+            ],
             &["-a", "a-", "_a", "a_", "a b", "ä", "a/b", "a:b", "", &long],
         );
     }
 
     #[test]
     fn namespaces() {
-        check(is_valid_namespace, &["default", "a-b", "a--b", "1"], &["Default", "a_b", "a.b", "-a", ""]);
+        check(
+            is_valid_namespace,
+            &["default", "a-b", "a--b", "1"],
+            &["Default", "a_b", "a.b", "-a", ""],
+        );
     }
 
     #[test]
     fn label_and_annotation_keys() {
-        let ok = ["foo", "backstage.io/foo", "example.com/Foo_Bar", "backstage.io/managed-by-location", "x.io/UPPER"];
-        let bad = ["Backstage.io/foo", "a/b/c", "/foo", "foo/", "", "UPPER.io/x"];
+        let ok = [
+            "foo",
+            "backstage.io/foo",
+            "example.com/Foo_Bar",
+            "backstage.io/managed-by-location",
+            "x.io/UPPER",
+        ];
+        let bad = [
+            "Backstage.io/foo",
+            "a/b/c",
+            "/foo",
+            "foo/",
+            "",
+            "UPPER.io/x",
+        ];
         check(is_valid_label_key, &ok, &bad);
         check(is_valid_annotation_key, &ok, &bad);
     }
@@ -135,7 +181,11 @@ mod tests {
     #[test]
     fn label_values() {
         let long = "a".repeat(64);
-        check(is_valid_label_value, &["", "V_a.l-ue"], &["-x", "a b", "a/b", &long]);
+        check(
+            is_valid_label_value,
+            &["", "V_a.l-ue"],
+            &["-x", "a b", "a/b", &long],
+        );
     }
 
     #[test]

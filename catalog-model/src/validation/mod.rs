@@ -13,5 +13,5 @@ pub mod common;
 pub mod kubernetes;
 mod validators;
 
-pub use validators::{Validator, Validators};
 pub(crate) use validators::Builtin;
+pub use validators::{Validator, Validators};

@@ -209,7 +209,11 @@ mod tests {
     fn defaults_use_the_catalog_tag_rule() {
         let v = Validators::default();
         assert!(v.tag.check(&json!("lang:java")));
-        assert!(v.tag.expectation().is_some_and(|e| e.contains("[a-z0-9+#]")));
+        assert!(
+            v.tag
+                .expectation()
+                .is_some_and(|e| e.contains("[a-z0-9+#]"))
+        );
     }
 
     #[test]
