@@ -327,7 +327,7 @@ pub(crate) fn is_falsy(v: &Value) -> bool {
 
 /// `JSON.stringify` of a value (compact, keys in insertion order).
 pub(crate) fn json_text(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_default()
+    crate::js::json_stringify(v)
 }
 
 #[cfg(test)]

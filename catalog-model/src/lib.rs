@@ -79,6 +79,7 @@ pub mod annotations;
 pub mod entity;
 pub mod entity_ref;
 mod error;
+mod js;
 pub mod kinds;
 pub mod location;
 pub mod policy;

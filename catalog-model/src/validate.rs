@@ -96,15 +96,20 @@ impl EntityValidator {
     /// Every problem found, in the order [`EntityValidator::validate`] would meet them:
     /// all policy problems, then (when the policies pass far enough to identify the kind)
     /// all problems of the kind validator that recognises the entity. Empty when valid.
+    ///
+    /// Paths point into the document **as written**: unlike [`EntityValidator::validate`],
+    /// this does not sort the relation arrays first, so `/spec/providesApis/1` is the second
+    /// item in the file. A field-format "must have a value" problem is left out when the
+    /// schema already reported the same missing property.
     pub fn problems(&self, entity: &Value) -> Vec<Problem> {
-        let mut entity = entity.clone();
-        if self.sort_relation_fields {
-            sort_relation_fields(&mut entity);
+        // Most documents are valid: answer those with the fast first-problem path.
+        if self.validate(entity.clone()).is_ok() {
+            return Vec::new();
         }
-        let mut out = self.policies.problems(&entity);
+        let mut out = dedupe_missing(self.policies.problems(entity));
         let normalised = match self.policies.enforce(entity.clone()) {
             Ok(Some(e)) => e,
-            _ => entity,
+            _ => entity.clone(),
         };
         let mut recognised = false;
         for kind in &self.kinds {
@@ -145,8 +150,37 @@ impl EntityValidator {
                 .to_string(),
             ));
         }
+        if out.is_empty() {
+            // `validate` failed, so there is a reason; never report an invalid entity without one.
+            if let Err(e) = self.validate(entity.clone()) {
+                out.push(Problem::new(e.path().unwrap_or_default(), e.to_string()));
+            }
+        }
         out
     }
+}
+
+/// Drops `<field> must have a value` problems whose property (or an ancestor of it) the schema
+/// already reported as missing (`<parent> must have required property '<leaf>'`).
+fn dedupe_missing(problems: Vec<Problem>) -> Vec<Problem> {
+    let missing: Vec<String> = problems
+        .iter()
+        .filter_map(|p| {
+            let (_, rest) = p.message.split_once("must have required property '")?;
+            let leaf = rest.split('\'').next()?;
+            Some(format!("{}/{}", p.path, crate::schema_escape(leaf)))
+        })
+        .collect();
+    problems
+        .into_iter()
+        .filter(|p| {
+            !p.message.ends_with(" must have a value")
+                || !missing.iter().any(|m| {
+                    p.path == *m
+                        || (p.path.starts_with(m.as_str()) && p.path[m.len()..].starts_with('/'))
+                })
+        })
+        .collect()
 }
 
 /// Builds an [`EntityValidator`].
@@ -219,5 +253,109 @@ impl EntityValidatorBuilder {
             kinds: self.kinds,
             sort_relation_fields: self.sort_relation_fields,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn component(spec: Value) -> Value {
+        json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Component", "metadata": {"name": "c"}, "spec": spec})
+    }
+
+    #[test]
+    fn problem_paths_index_arrays_as_written() {
+        let v = EntityValidator::default();
+        let e = component(
+            json!({"type": "t", "lifecycle": "l", "owner": "o", "providesApis": ["b", ""]}),
+        );
+        let problems = v.problems(&e);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "/spec/providesApis/1");
+        // `validate` sorts first, as the catalog does, so its path counts in sorted order.
+        assert_eq!(
+            v.validate(e).unwrap_err().path(),
+            Some("/spec/providesApis/0")
+        );
+    }
+
+    #[test]
+    fn missing_property_is_reported_once() {
+        let v = EntityValidator::default();
+        let mut e = component(json!({"type": "t", "lifecycle": "l", "owner": "o"}));
+        e.as_object_mut().unwrap().remove("apiVersion");
+        let problems = v.problems(&e);
+        let texts: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert!(
+            texts
+                .iter()
+                .any(|m| m.contains("must have required property 'apiVersion'")),
+            "{texts:?}"
+        );
+        assert!(
+            !texts
+                .iter()
+                .any(|m| m.contains("apiVersion must have a value")),
+            "{texts:?}"
+        );
+    }
+
+    #[test]
+    fn valid_entities_have_no_problems_and_unknown_kinds_one() {
+        let v = EntityValidator::default();
+        assert!(
+            v.problems(&component(
+                json!({"type": "t", "lifecycle": "l", "owner": "o"})
+            ))
+            .is_empty()
+        );
+        let mut e = component(json!({}));
+        e["kind"] = json!("Template");
+        let problems = v.problems(&e);
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0]
+                .message
+                .starts_with("No processor recognized the entity template:default/c")
+        );
+        assert!(matches!(v.validate(e), Err(Error::UnknownKind { .. })));
+    }
+
+    #[test]
+    fn builder_options() {
+        let no_sort = EntityValidator::builder()
+            .sort_relation_fields(false)
+            .build();
+        let e = component(
+            json!({"type": "t", "lifecycle": "l", "owner": "o", "dependsOn": ["b:x", "a:y"]}),
+        );
+        assert_eq!(
+            no_sort.validate(e.clone()).unwrap()["spec"]["dependsOn"],
+            json!(["b:x", "a:y"])
+        );
+        assert_eq!(
+            EntityValidator::default().validate(e).unwrap()["spec"]["dependsOn"],
+            json!(["a:y", "b:x"])
+        );
+        let only_groups = EntityValidator::builder()
+            .kind_validators(vec![crate::kinds::group_validator()])
+            .build();
+        assert!(matches!(
+            only_groups.validate(component(
+                json!({"type": "t", "lifecycle": "l", "owner": "o"})
+            )),
+            Err(Error::UnknownKind { .. })
+        ));
+        let replaced = EntityValidator::builder().replace_policies(vec![]).build();
+        let mut e = component(json!({"type": "t", "lifecycle": "l", "owner": "o"}));
+        e["metadata"]["name"] = json!("not valid name");
+        assert!(replaced.validate(e.clone()).is_ok(), "field format is gone");
+        e["metadata"]["name"] = json!("");
+        assert!(
+            replaced.validate(e).is_err(),
+            "schema-valid is always first"
+        );
     }
 }

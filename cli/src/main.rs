@@ -1,2 +1,98 @@
 //! The `backstage` command-line tool.
-fn main() {}
+//!
+//! One binary, one subcommand per task:
+//!
+//! | Command | What | Module |
+//! |---|---|---|
+//! | `backstage validate PATH...` | validate catalog descriptor files (`catalog-info.yaml`) the way the catalog does, for CI | [`validate`] |
+//!
+//! Exit codes are shared by every command (see [`Outcome`]): `0` success, `1` the command
+//! ran and found problems (invalid entities), `2` usage or I/O errors.
+
+mod kinds;
+mod validate;
+mod walk;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Command-line interface of the `backstage` binary.
+#[derive(Debug, Parser)]
+#[command(
+    name = "backstage",
+    version,
+    about = "Backstage's backend tooling in Rust: validate software-catalog files.",
+    long_about = "Backstage's backend tooling in Rust.\n\n\
+        `backstage validate` checks catalog descriptor files (catalog-info.yaml) with the same \
+        policies and kind validators the Backstage catalog runs, and reports every problem with \
+        its file, line and column.",
+    after_help = "Exit codes: 0 success, 1 problems found (invalid entities), 2 usage or I/O error."
+)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands. `serve` and `config` will join `validate` here.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate catalog entity files (YAML) as the Backstage catalog would.
+    #[command(
+        long_about = "Validate catalog entity files (catalog-info.yaml) as the Backstage catalog \
+            would: every document of every file is parsed (YAML 1.2, multi-document) and run \
+            through the catalog's default policy chain and kind validators. Every problem is \
+            reported, not only the first, with the line and column of the offending value.",
+        after_help = validate::AFTER_HELP
+    )]
+    Validate(validate::ValidateArgs),
+}
+
+/// How a command ended; converted into the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything is fine (exit code 0).
+    Success,
+    /// The command ran and found problems, e.g. invalid entities (exit code 1).
+    Problems,
+    /// Usage or I/O error: the command could not do all its work (exit code 2, as clap uses
+    /// for usage errors).
+    Error,
+}
+
+impl Outcome {
+    /// The process exit code.
+    #[must_use]
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Outcome::Success => ExitCode::SUCCESS,
+            Outcome::Problems => ExitCode::from(1),
+            Outcome::Error => ExitCode::from(2),
+        }
+    }
+}
+
+/// Prints an error for the user on stderr, prefixed with the program name.
+pub fn report_error(message: impl std::fmt::Display) {
+    eprintln!("backstage: error: {message}");
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Validate(args) => validate::run(&args),
+    };
+    outcome.exit_code()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -40,7 +40,7 @@ impl EntityPolicy for DefaultNamespaceEntityPolicy {
         };
         let mut out = Map::with_capacity(root.len() + 1);
         let mut rest = root;
-        let metadata = rest.remove("metadata");
+        let metadata = rest.shift_remove("metadata");
         let metadata = match metadata {
             Some(Value::Object(meta)) => {
                 if meta.contains_key("namespace") {

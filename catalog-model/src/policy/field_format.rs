@@ -72,7 +72,7 @@ impl FieldFormatEntityPolicy {
             match get(section) {
                 None | Some(Value::Null) => {}
                 Some(Value::Object(map)) => {
-                    for (k, val) in map {
+                    for (k, val) in crate::js::ordered(map) {
                         let field = format!("{section}.{k}");
                         let ptr = format!("/metadata/{section}/{}", esc(k));
                         let key = Value::String(k.clone());

@@ -40,17 +40,32 @@ impl EntityPolicy for GroupDefaultParentEntityPolicy {
         if entity.get("kind").and_then(Value::as_str) != Some("Group") {
             return Ok(Some(entity));
         }
-        let own_ref = stringify_entity_ref_value(&entity).ok();
-        let Some(spec) = entity.get_mut("spec").and_then(Value::as_object_mut) else {
-            return Err(Error::invalid_entity(
-                "Group entity has no spec object",
-                Some("/spec".into()),
-            ));
+        // Same order of checks as Backstage: `spec.parent` first, then the group's own ref.
+        // Where JavaScript throws a TypeError (no spec, no usable name) we return an error.
+        let has_parent = match entity.get("spec") {
+            Some(Value::Object(spec)) => spec.get("parent").is_some_and(|p| !is_falsy(p)),
+            _ => {
+                return Err(Error::invalid_entity(
+                    "Group entity has no spec object",
+                    Some("/spec".into()),
+                ));
+            }
         };
-        if spec.get("parent").is_some_and(|p| !is_falsy(p)) {
+        if has_parent {
             return Ok(Some(entity));
         }
-        if own_ref.as_deref() != Some(self.parent_ref.as_str()) {
+        let own_ref = match entity.pointer("/metadata/name") {
+            Some(Value::String(_)) => stringify_entity_ref_value(&entity)?,
+            _ => {
+                return Err(Error::invalid_entity(
+                    "Group entity has no metadata.name string",
+                    Some("/metadata/name".into()),
+                ));
+            }
+        };
+        if own_ref != self.parent_ref
+            && let Some(spec) = entity.get_mut("spec").and_then(Value::as_object_mut)
+        {
             spec.insert("parent".into(), Value::String(self.parent_ref.clone()));
         }
         Ok(Some(entity))

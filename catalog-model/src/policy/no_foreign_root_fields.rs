@@ -26,7 +26,8 @@ impl NoForeignRootFieldsEntityPolicy {
         entity
             .as_object()
             .into_iter()
-            .flat_map(|m| m.keys())
+            .flat_map(crate::js::ordered)
+            .map(|(k, _)| k)
             .filter(|k| !self.known.iter().any(|f| f == *k))
     }
 }

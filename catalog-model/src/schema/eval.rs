@@ -459,7 +459,7 @@ impl<'n, 'v> Evaluator<'n, 'v> {
         match node.additional {
             Additional::Allowed => {}
             Additional::Forbidden | Additional::Schema(_) => {
-                for (key, child) in map {
+                for (key, child) in crate::js::ordered(map) {
                     let declared = node.properties.iter().any(|(p, _)| p == key)
                         || node
                             .pattern_properties
@@ -497,7 +497,7 @@ impl<'n, 'v> Evaluator<'n, 'v> {
             }
         }
         for (p, child) in &node.pattern_properties {
-            for (key, value) in map {
+            for (key, value) in crate::js::ordered(map) {
                 if p.regex.is_match(key) {
                     self.path.push(Seg::Key(key));
                     self.run(*child, value);
@@ -527,27 +527,4 @@ pub(crate) fn json_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// JavaScript's `String(value)`.
-pub(crate) fn js_string(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => i.to_string(),
-            (_, Some(u), _) => u.to_string(),
-            (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1e21 => format!("{f:.0}"),
-            (_, _, Some(f)) => f.to_string(),
-            _ => n.to_string(),
-        },
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items
-            .iter()
-            .map(|i| match i {
-                Value::Null => String::new(),
-                other => js_string(other),
-            })
-            .collect::<Vec<_>>()
-            .join(","),
-        Value::Object(_) => "[object Object]".into(),
-    }
-}
+pub(crate) use crate::js::string as js_string;

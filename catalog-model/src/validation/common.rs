@@ -3,9 +3,10 @@
 use serde_json::Value;
 
 /// True for the characters JavaScript's `String.prototype.trim` removes
-/// (Unicode White_Space, line terminators and U+FEFF).
+/// (Unicode White_Space except U+0085, line terminators and U+FEFF).
 pub fn is_js_whitespace(c: char) -> bool {
-    c.is_whitespace() || c == '\u{FEFF}'
+    // Rust's White_Space includes U+0085 (NEL); JavaScript's trim does not remove it.
+    (c.is_whitespace() && c != '\u{85}') || c == '\u{FEFF}'
 }
 
 /// JavaScript's `String.prototype.trim`.
