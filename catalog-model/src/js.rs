@@ -95,7 +95,11 @@ pub(crate) fn number(f: f64) -> String {
         format!("0.{}{digits}", "0".repeat((-n) as usize))
     } else {
         let e = n - 1;
-        let e = if e >= 0 { format!("+{e}") } else { e.to_string() };
+        let e = if e >= 0 {
+            format!("+{e}")
+        } else {
+            e.to_string()
+        };
         if k == 1 {
             format!("{digits}e{e}")
         } else {
@@ -196,7 +200,10 @@ mod tests {
     #[test]
     fn stringify_puts_integer_like_keys_first() {
         let v = json!({"b": 1, "10": 2, "2": 3, "01": 4, "a": [1.0, "x"]});
-        assert_eq!(json_stringify(&v), r#"{"2":3,"10":2,"b":1,"01":4,"a":[1,"x"]}"#);
+        assert_eq!(
+            json_stringify(&v),
+            r#"{"2":3,"10":2,"b":1,"01":4,"a":[1,"x"]}"#
+        );
         assert_eq!(string(&json!([1, null, "a", [2, 3]])), "1,,a,2,3");
         assert_eq!(string(&json!(5.0)), "5");
     }
