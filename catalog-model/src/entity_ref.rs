@@ -235,7 +235,9 @@ pub fn stringify_entity_ref(kind: &str, namespace: &str, name: &str) -> String {
 
 fn push_lower(out: &mut String, s: &str) {
     if s.is_ascii() {
-        out.extend(s.chars().map(|c| c.to_ascii_lowercase()));
+        let start = out.len();
+        out.push_str(s);
+        out[start..].make_ascii_lowercase();
     } else {
         // `str::to_lowercase` implements the same mapping as JavaScript, final sigma included.
         out.push_str(&s.to_lowercase());

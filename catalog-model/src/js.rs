@@ -66,6 +66,19 @@ impl<'a> Iterator for Ordered<'a> {
     }
 }
 
+/// `map.get(key)` without hashing for the small objects entities are made of (serde_json's
+/// ordered map hashes with SipHash, which dominates lookups of a handful of short keys).
+#[inline]
+pub(crate) fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    match value {
+        Value::Object(map) if map.len() <= 12 => {
+            map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+        }
+        Value::Object(map) => map.get(key),
+        _ => None,
+    }
+}
+
 /// JavaScript's `Number.prototype.toString()` for a finite double.
 pub(crate) fn number(f: f64) -> String {
     if f == 0.0 {

@@ -403,9 +403,15 @@ pub fn sort_relation_fields(entity: &mut Value) {
     let Some(spec) = entity.get_mut("spec").and_then(Value::as_object_mut) else {
         return;
     };
-    for field in SORTED_RELATION_FIELDS {
-        if let Some(Value::Array(items)) = spec.get_mut(*field)
+    for (field, value) in spec.iter_mut() {
+        if !SORTED_RELATION_FIELDS.contains(&field.as_str()) {
+            continue;
+        }
+        if let Value::Array(items) = value
             && items.iter().all(Value::is_string)
+            && !items.is_sorted_by(|a, b| {
+                cmp_utf16(a.as_str().unwrap_or(""), b.as_str().unwrap_or("")) != Ordering::Greater
+            })
         {
             items.sort_by(|a, b| match (a.as_str(), b.as_str()) {
                 (Some(a), Some(b)) => cmp_utf16(a, b),

@@ -43,6 +43,9 @@ pub struct EntityValidator {
     policies: AllOf,
     kinds: Vec<Arc<dyn KindValidator>>,
     sort_relation_fields: bool,
+    /// The policy chain is exactly the default one, so its output satisfies the entity
+    /// schema and kind validators need not check it again.
+    envelope_checked: bool,
 }
 
 impl Default for EntityValidator {
@@ -84,7 +87,12 @@ impl EntityValidator {
             }
         };
         for kind in &self.kinds {
-            if kind.check(&entity)? {
+            let recognised = if self.envelope_checked {
+                kind.check_with_valid_envelope(&entity)?
+            } else {
+                kind.check(&entity)?
+            };
+            if recognised {
                 return Ok(entity);
             }
         }
@@ -234,6 +242,7 @@ impl EntityValidatorBuilder {
 
     /// Builds the validator.
     pub fn build(self) -> EntityValidator {
+        let envelope_checked = self.replace_policies.is_none() && self.extra_policies.is_empty();
         let policies = match self.replace_policies {
             Some(list) => {
                 let mut all: Vec<Arc<dyn EntityPolicy>> =
@@ -252,6 +261,7 @@ impl EntityValidatorBuilder {
             policies,
             kinds: self.kinds,
             sort_relation_fields: self.sort_relation_fields,
+            envelope_checked,
         }
     }
 }

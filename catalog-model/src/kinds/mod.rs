@@ -53,6 +53,16 @@ pub trait KindValidator: Send + Sync + fmt::Debug {
     /// [`Error::InvalidEntity`] when the entity is of this kind but invalid.
     fn check(&self, entity: &Value) -> Result<bool>;
 
+    /// Like [`KindValidator::check`], for an entity the caller has already validated against
+    /// the full entity schema (as the catalog's policy chain does). Validators built on that
+    /// schema may skip re-checking it; the answer must be the same as `check`'s.
+    ///
+    /// # Errors
+    /// As [`KindValidator::check`].
+    fn check_with_valid_envelope(&self, entity: &Value) -> Result<bool> {
+        self.check(entity)
+    }
+
     /// Every problem, when the entity is of this kind; `None` when it is not.
     /// The default runs [`KindValidator::check`] and reports its error only.
     fn problems(&self, entity: &Value) -> Option<Vec<SchemaError>> {
@@ -70,12 +80,29 @@ pub struct SchemaKindValidator {
     /// For the built-in schemas only: the allowed kinds and apiVersions, which let a foreign
     /// entity be turned away without evaluating the schema.
     shortcut: Option<(&'static [&'static str], &'static [&'static str])>,
+    /// For schemas of the shape `{allOf: [{$ref: Entity}, KIND]}`: `KIND` alone, enough for
+    /// entities already known to satisfy `Entity`.
+    kind_part: Option<JsonSchema>,
+}
+
+/// `KIND` from a kind schema of the shape `{allOf: [{$ref: "Entity"}, KIND]}`.
+fn kind_part(schema: &JsonSchema) -> Option<JsonSchema> {
+    let all_of = schema.source().get("allOf")?.as_array()?;
+    let [first, second] = all_of.as_slice() else {
+        return None;
+    };
+    let first = first.as_object()?;
+    if first.len() != 1 || first.get("$ref").and_then(Value::as_str) != Some("Entity") {
+        return None;
+    }
+    JsonSchema::compile(second.clone()).ok()
 }
 
 impl SchemaKindValidator {
     /// Wraps a compiled schema.
     pub fn new(schema: JsonSchema) -> Self {
         Self {
+            kind_part: kind_part(&schema),
             schema,
             shortcut: None,
         }
@@ -99,8 +126,8 @@ impl SchemaKindValidator {
             return false;
         };
         match (
-            entity.get("kind").and_then(Value::as_str),
-            entity.get("apiVersion").and_then(Value::as_str),
+            crate::js::get(entity, "kind").and_then(Value::as_str),
+            crate::js::get(entity, "apiVersion").and_then(Value::as_str),
         ) {
             // Non-empty strings can only fail the kind schema's `enum` at these paths.
             (Some(k), Some(v)) if !k.is_empty() && !v.is_empty() => {
@@ -132,6 +159,19 @@ impl SchemaKindValidator {
 }
 
 impl KindValidator for SchemaKindValidator {
+    fn check_with_valid_envelope(&self, entity: &Value) -> Result<bool> {
+        if self.foreign_by_shortcut(entity) {
+            return Ok(false);
+        }
+        // With `Entity` satisfied, the whole schema holds exactly when its kind part does.
+        if let Some(part) = &self.kind_part
+            && part.is_valid(entity)
+        {
+            return Ok(true);
+        }
+        self.check(entity)
+    }
+
     fn check(&self, entity: &Value) -> Result<bool> {
         match self.evaluate(entity) {
             None => Ok(false),
@@ -170,6 +210,7 @@ fn builtin(
         Err(e) => unreachable!("built-in kind schema compiles: {e}"),
     };
     Arc::new(SchemaKindValidator {
+        kind_part: kind_part(&schema),
         schema,
         shortcut: Some((kinds, versions)),
     })

@@ -29,8 +29,8 @@ impl Default for DefaultNamespaceEntityPolicy {
 
 impl EntityPolicy for DefaultNamespaceEntityPolicy {
     fn enforce(&self, entity: Value) -> Result<Option<Value>> {
-        let truthy = entity
-            .pointer("/metadata/namespace")
+        let truthy = crate::js::get(&entity, "metadata")
+            .and_then(|m| crate::js::get(m, "namespace"))
             .is_some_and(|ns| !crate::entity_ref::is_falsy(ns));
         if truthy {
             return Ok(Some(entity));

@@ -24,45 +24,55 @@ impl FieldFormatEntityPolicy {
         Self { validators }
     }
 
-    /// Visits the checks in order; `sink` returns false to stop.
+    /// Visits the checks in order; `sink` returns false to stop. Nothing is allocated unless
+    /// a check fails.
     fn run(&self, entity: &Value, sink: &mut dyn FnMut(Problem) -> bool) {
         let v = &self.validators;
-        let url = Validator::builtin(Builtin::Url);
-        let non_empty = Validator::builtin(Builtin::NonEmptyString);
-        let meta = entity.get("metadata");
-        let get = |key: &str| meta.and_then(|m| m.get(key));
+        let meta = crate::js::get(entity, "metadata");
+        let get = |key: &str| meta.and_then(|m| crate::js::get(m, key));
 
+        // Reports a failure: `$field` and `$ptr` are only evaluated then.
         macro_rules! check {
-            ($field:expr, $ptr:expr, $value:expr, $validator:expr, $optional:expr) => {
-                if let Some(p) = require($field, $ptr, $value, $validator, $optional)
-                    && !sink(p)
+            ($outcome:expr, $value:expr, $validator:expr, $field:expr, $ptr:expr) => {
+                if let Some(failure) = $outcome
+                    && !sink(failure.problem(&$field, $ptr, $value, $validator))
                 {
                     return;
                 }
             };
         }
 
+        let api_version = crate::js::get(entity, "apiVersion");
         check!(
-            "apiVersion",
-            "/apiVersion".into(),
-            entity.get("apiVersion"),
+            require(api_version, &v.api_version, false),
+            api_version,
             &v.api_version,
-            false
+            "apiVersion",
+            "/apiVersion".into()
         );
-        check!("kind", "/kind".into(), entity.get("kind"), &v.kind, false);
+        let kind = crate::js::get(entity, "kind");
         check!(
-            "metadata.name",
-            "/metadata/name".into(),
-            get("name"),
+            require(kind, &v.kind, false),
+            kind,
+            &v.kind,
+            "kind",
+            "/kind".into()
+        );
+        let name = get("name");
+        check!(
+            require(name, &v.entity_name, false),
+            name,
             &v.entity_name,
-            false
+            "metadata.name",
+            "/metadata/name".into()
         );
+        let namespace = get("namespace");
         check!(
-            "metadata.namespace",
-            "/metadata/namespace".into(),
-            get("namespace"),
+            require(namespace, &v.namespace, true),
+            namespace,
             &v.namespace,
-            true
+            "metadata.namespace",
+            "/metadata/namespace".into()
         );
 
         for (section, key_v, value_v) in [
@@ -73,18 +83,27 @@ impl FieldFormatEntityPolicy {
                 None | Some(Value::Null) => {}
                 Some(Value::Object(map)) => {
                     for (k, val) in crate::js::ordered(map) {
-                        let field = format!("{section}.{k}");
-                        let ptr = format!("/metadata/{section}/{}", esc(k));
-                        let key = Value::String(k.clone());
-                        check!(&field, ptr.clone(), Some(&key), key_v, false);
-                        check!(&field, ptr, Some(val), value_v, false);
+                        let field = || format!("{section}.{k}");
+                        let ptr = || format!("/metadata/{section}/{}", esc(k));
+                        if !key_v.check_str(k) {
+                            let key = Value::String(k.clone());
+                            check!(Some(Failure::Invalid), Some(&key), key_v, field(), ptr());
+                        }
+                        check!(
+                            require(Some(val), value_v, false),
+                            Some(val),
+                            value_v,
+                            field(),
+                            ptr()
+                        );
                     }
                 }
                 Some(_) => {
-                    if !sink(Problem::new(
+                    let problem = Problem::new(
                         format!("/metadata/{section}"),
                         format!("metadata.{section} must be an object"),
-                    )) {
+                    );
+                    if !sink(problem) {
                         return;
                     }
                 }
@@ -96,11 +115,11 @@ impl FieldFormatEntityPolicy {
             Some(Value::Array(tags)) => {
                 for (i, tag) in tags.iter().enumerate() {
                     check!(
-                        &format!("tags.{i}"),
-                        format!("/metadata/tags/{i}"),
+                        require(Some(tag), &v.tag, false),
                         Some(tag),
                         &v.tag,
-                        false
+                        format!("tags.{i}"),
+                        format!("/metadata/tags/{i}")
                     );
                 }
             }
@@ -118,28 +137,21 @@ impl FieldFormatEntityPolicy {
             None | Some(Value::Null) => {}
             Some(Value::Array(links)) => {
                 for (i, link) in links.iter().enumerate() {
-                    let at = |k: &str| link.as_object().and_then(|m| m.get(k));
-                    check!(
-                        &format!("links.{i}.url"),
-                        format!("/metadata/links/{i}/url"),
-                        at("url"),
-                        &url,
-                        false
-                    );
-                    check!(
-                        &format!("links.{i}.title"),
-                        format!("/metadata/links/{i}/title"),
-                        at("title"),
-                        &non_empty,
-                        true
-                    );
-                    check!(
-                        &format!("links.{i}.icon"),
-                        format!("/metadata/links/{i}/icon"),
-                        at("icon"),
-                        &non_empty,
-                        true
-                    );
+                    let at = |k: &str| crate::js::get(link, k);
+                    for (key, validator, optional) in [
+                        ("url", &URL, false),
+                        ("title", &NON_EMPTY, true),
+                        ("icon", &NON_EMPTY, true),
+                    ] {
+                        let value = at(key);
+                        check!(
+                            require(value, validator, optional),
+                            value,
+                            validator,
+                            format!("links.{i}.{key}"),
+                            format!("/metadata/links/{i}/{key}")
+                        );
+                    }
                 }
             }
             Some(_) => {
@@ -152,32 +164,50 @@ impl FieldFormatEntityPolicy {
     }
 }
 
-/// Backstage's `require`/`optional` helpers: `None` when fine.
-fn require(
-    field: &str,
-    pointer: String,
-    value: Option<&Value>,
-    validator: &Validator,
-    optional: bool,
-) -> Option<Problem> {
-    let value = match value {
-        None if optional => return None,
-        None | Some(Value::Null) => {
-            return Some(Problem::new(pointer, format!("{field} must have a value")));
+static URL: Validator = Validator::builtin(Builtin::Url);
+static NON_EMPTY: Validator = Validator::builtin(Builtin::NonEmptyString);
+
+/// Why a field failed.
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    /// Absent or `null`.
+    Missing,
+    /// The predicate said no.
+    Invalid,
+}
+
+impl Failure {
+    fn problem(
+        self,
+        field: &str,
+        pointer: String,
+        value: Option<&Value>,
+        validator: &Validator,
+    ) -> Problem {
+        match (self, value) {
+            (Failure::Invalid, Some(value)) => {
+                let expectation = match validator.expectation() {
+                    Some(text) => format!(" expected {text} but found \"{}\".", js_template(value)),
+                    None => String::new(),
+                };
+                Problem::new(
+                    pointer,
+                    format!("\"{field}\" is not valid;{expectation}{LEARN_MORE}"),
+                )
+            }
+            _ => Problem::new(pointer, format!("{field} must have a value")),
         }
-        Some(v) => v,
-    };
-    if validator.check(value) {
-        return None;
     }
-    let expectation = match validator.expectation() {
-        Some(text) => format!(" expected {text} but found \"{}\".", js_template(value)),
-        None => String::new(),
-    };
-    Some(Problem::new(
-        pointer,
-        format!("\"{field}\" is not valid;{expectation}{LEARN_MORE}"),
-    ))
+}
+
+/// Backstage's `require`/`optional` helpers: `None` when fine.
+fn require(value: Option<&Value>, validator: &Validator, optional: bool) -> Option<Failure> {
+    match value {
+        None if optional => None,
+        None | Some(Value::Null) => Some(Failure::Missing),
+        Some(v) if validator.check(v) => None,
+        Some(_) => Some(Failure::Invalid),
+    }
 }
 
 /// How a JavaScript template literal renders a value.

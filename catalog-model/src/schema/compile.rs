@@ -55,6 +55,23 @@ impl JsonType {
 pub(crate) struct Pattern {
     pub(crate) source: String,
     pub(crate) regex: Regex,
+    /// `^.+$`, which Backstage uses for label and annotation keys: a non-empty string
+    /// without JavaScript line terminators. Checked without the regex engine.
+    non_empty_line: bool,
+}
+
+impl Pattern {
+    /// Whether `s` matches, with JavaScript semantics.
+    pub(crate) fn matches(&self, s: &str) -> bool {
+        if self.non_empty_line {
+            if s.is_empty() || s.bytes().any(|b| b == b'\n' || b == b'\r') {
+                return false;
+            }
+            // U+2028 and U+2029 are E2 80 A8 and E2 80 A9 in UTF-8: look only if E2 occurs.
+            return !(s.as_bytes().contains(&0xE2) && s.contains(['\u{2028}', '\u{2029}']));
+        }
+        self.regex.is_match(s)
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -496,6 +513,7 @@ fn pattern(at: &str, v: &Value) -> Result<Pattern> {
     Ok(Pattern {
         source: source.to_owned(),
         regex,
+        non_empty_line: source == "^.+$",
     })
 }
 

@@ -3,6 +3,8 @@
 use serde_json::Value;
 
 use super::SchemaError;
+use serde_json::Map;
+
 use super::compile::{Additional, Items, Node};
 
 #[derive(Clone, Copy)]
@@ -315,7 +317,7 @@ impl<'n, 'v> Evaluator<'n, 'v> {
             }
         }
         if let Some(p) = &node.pattern
-            && !p.regex.is_match(s)
+            && !p.matches(s)
         {
             self.error(
                 "pattern",
@@ -461,10 +463,7 @@ impl<'n, 'v> Evaluator<'n, 'v> {
             Additional::Forbidden | Additional::Schema(_) => {
                 for (key, child) in crate::js::ordered(map) {
                     let declared = node.properties.iter().any(|(p, _)| p == key)
-                        || node
-                            .pattern_properties
-                            .iter()
-                            .any(|(p, _)| p.regex.is_match(key));
+                        || node.pattern_properties.iter().any(|(p, _)| p.matches(key));
                     if declared {
                         continue;
                     }
@@ -498,7 +497,7 @@ impl<'n, 'v> Evaluator<'n, 'v> {
         }
         for (p, child) in &node.pattern_properties {
             for (key, value) in crate::js::ordered(map) {
-                if p.regex.is_match(key) {
+                if p.matches(key) {
                     self.path.push(Seg::Key(key));
                     self.run(*child, value);
                     self.path.pop();
@@ -528,3 +527,179 @@ pub(crate) fn json_equal(a: &Value, b: &Value) -> bool {
 }
 
 pub(crate) use crate::js::string as js_string;
+
+/// Validity only: no paths, no messages, keywords in any order. Used before the ordered
+/// evaluator, which runs only when this says the value is invalid.
+pub(crate) fn fast_valid(nodes: &[Node], idx: usize, v: &Value) -> bool {
+    let node = &nodes[idx];
+    if node.always_false {
+        return false;
+    }
+    if let Some(r) = node.reference
+        && !fast_valid(nodes, r, v)
+    {
+        return false;
+    }
+    if !node.types.is_empty() && !node.types.iter().any(|t| t.matches(v)) {
+        return false;
+    }
+    if let Some(c) = &node.constant
+        && !json_equal(c, v)
+    {
+        return false;
+    }
+    if let Some(list) = &node.enumeration
+        && !list.iter().any(|e| json_equal(e, v))
+    {
+        return false;
+    }
+    if let Some(n) = node.not
+        && fast_valid(nodes, n, v)
+    {
+        return false;
+    }
+    if !node.any_of.is_empty() && !node.any_of.iter().any(|&b| fast_valid(nodes, b, v)) {
+        return false;
+    }
+    if !node.one_of.is_empty()
+        && node
+            .one_of
+            .iter()
+            .filter(|&&b| fast_valid(nodes, b, v))
+            .take(2)
+            .count()
+            != 1
+    {
+        return false;
+    }
+    if !node.all_of.iter().all(|&b| fast_valid(nodes, b, v)) {
+        return false;
+    }
+    if let Some((cond, then, otherwise)) = node.if_then_else {
+        let target = if fast_valid(nodes, cond, v) {
+            then
+        } else {
+            otherwise
+        };
+        if let Some(t) = target
+            && !fast_valid(nodes, t, v)
+        {
+            return false;
+        }
+    }
+    match v {
+        Value::Number(n) => {
+            let f = n.as_f64().unwrap_or(0.0);
+            node.maximum.is_none_or(|m| f <= m)
+                && node.minimum.is_none_or(|m| f >= m)
+                && node.exclusive_maximum.is_none_or(|m| f < m)
+                && node.exclusive_minimum.is_none_or(|m| f > m)
+        }
+        Value::String(s) => fast_string(node, s),
+        Value::Array(a) => fast_array(nodes, node, a),
+        Value::Object(map) => fast_object(nodes, node, map),
+        _ => true,
+    }
+}
+
+fn fast_string(node: &Node, s: &str) -> bool {
+    // Byte length bounds character count: len/4 <= chars <= len.
+    if let Some(min) = node.min_length {
+        let min = usize::try_from(min).unwrap_or(usize::MAX);
+        if s.len() < min || (s.len() / 4 < min && s.chars().count() < min) {
+            return false;
+        }
+    }
+    if let Some(max) = node.max_length {
+        let max = usize::try_from(max).unwrap_or(usize::MAX);
+        if s.len() > max && s.chars().count() > max {
+            return false;
+        }
+    }
+    node.pattern.as_ref().is_none_or(|p| p.matches(s))
+}
+
+fn fast_array(nodes: &[Node], node: &Node, a: &[Value]) -> bool {
+    let len = a.len() as u64;
+    if node.max_items.is_some_and(|m| len > m) || node.min_items.is_some_and(|m| len < m) {
+        return false;
+    }
+    if node.unique_items {
+        for i in 0..a.len() {
+            if a[..i].iter().any(|prev| json_equal(prev, &a[i])) {
+                return false;
+            }
+        }
+    }
+    match &node.items {
+        Items::None => true,
+        Items::All(item) => a.iter().all(|el| fast_valid(nodes, *item, el)),
+        Items::Tuple(list) => {
+            a.iter()
+                .zip(list)
+                .all(|(el, item)| fast_valid(nodes, *item, el))
+                && match node.additional_items {
+                    Additional::Allowed => true,
+                    Additional::Forbidden => a.len() <= list.len(),
+                    Additional::Schema(extra) => a
+                        .iter()
+                        .skip(list.len())
+                        .all(|el| fast_valid(nodes, extra, el)),
+                }
+        }
+    }
+}
+
+fn has_key(map: &Map<String, Value>, key: &str) -> bool {
+    if map.len() <= 16 {
+        map.keys().any(|k| k == key)
+    } else {
+        map.contains_key(key)
+    }
+}
+
+fn fast_object(nodes: &[Node], node: &Node, map: &Map<String, Value>) -> bool {
+    let len = map.len() as u64;
+    if node.max_properties.is_some_and(|m| len > m) || node.min_properties.is_some_and(|m| len < m)
+    {
+        return false;
+    }
+    if !node.required.iter().all(|r| has_key(map, r)) {
+        return false;
+    }
+    if node.properties.is_empty()
+        && node.pattern_properties.is_empty()
+        && matches!(node.additional, Additional::Allowed)
+    {
+        return true;
+    }
+    for (key, child) in map {
+        let mut declared = false;
+        if let Some((_, idx)) = node.properties.iter().find(|(name, _)| name == key) {
+            declared = true;
+            if !fast_valid(nodes, *idx, child) {
+                return false;
+            }
+        }
+        for (p, idx) in &node.pattern_properties {
+            if p.matches(key) {
+                declared = true;
+                if !fast_valid(nodes, *idx, child) {
+                    return false;
+                }
+            }
+        }
+        if !declared {
+            match node.additional {
+                Additional::Allowed => {}
+                Additional::Forbidden => return false,
+                Additional::Schema(extra) => {
+                    if !fast_valid(nodes, extra, child) {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+    true
+}

@@ -220,11 +220,14 @@ impl JsonSchema {
 
     /// Whether `value` is valid.
     pub fn is_valid(&self, value: &Value) -> bool {
-        self.first_error(value).is_none()
+        eval::fast_valid(&self.inner.nodes, self.inner.root, value)
     }
 
     /// The first error in Ajv's evaluation order, the one Backstage reports.
     pub fn first_error(&self, value: &Value) -> Option<SchemaError> {
+        if self.is_valid(value) {
+            return None;
+        }
         let mut ev = eval::Evaluator::new(&self.inner.nodes, false);
         ev.validate(self.inner.root, value);
         ev.errors.into_iter().next()

@@ -34,11 +34,11 @@ pub(crate) fn prefix_and_or_suffix(
     is_valid_prefix: impl Fn(&str) -> bool,
     is_valid_suffix: impl Fn(&str) -> bool,
 ) -> bool {
-    let mut parts = s.splitn(3, separator);
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(suffix), None, None) => is_valid_suffix(suffix),
-        (Some(prefix), Some(suffix), None) => is_valid_prefix(prefix) && is_valid_suffix(suffix),
-        _ => false,
+    match s.split_once(separator) {
+        None => is_valid_suffix(s),
+        Some((prefix, suffix)) => {
+            !suffix.contains(separator) && is_valid_prefix(prefix) && is_valid_suffix(suffix)
+        }
     }
 }
 
@@ -63,7 +63,29 @@ pub fn is_valid_dns_subdomain(value: &Value) -> bool {
 }
 
 pub(crate) fn dns_subdomain(s: &str) -> bool {
-    (1..=253).contains(&s.len()) && s.split('.').all(dns_label)
+    if !(1..=253).contains(&s.len()) {
+        return false;
+    }
+    // One pass: every `.`-separated label is a DNS label.
+    let b = s.as_bytes();
+    let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let mut start = 0;
+    for i in 0..=b.len() {
+        if i == b.len() || b[i] == b'.' {
+            let label = &b[start..i];
+            if label.is_empty()
+                || label.len() > 63
+                || !alnum(label[0])
+                || !alnum(label[label.len() - 1])
+            {
+                return false;
+            }
+            start = i + 1;
+        } else if !(alnum(b[i]) || b[i] == b'-') {
+            return false;
+        }
+    }
+    true
 }
 
 /// The deprecated tag rule of `CommonValidatorFunctions.isValidTag` (no colon allowed).
@@ -108,7 +130,57 @@ pub fn is_valid_url(value: &Value) -> bool {
 }
 
 pub(crate) fn valid_url(s: &str) -> bool {
-    url::Url::parse(s).is_ok()
+    match plain_http_url(s) {
+        Some(valid) => valid,
+        None => url::Url::parse(s).is_ok(),
+    }
+}
+
+/// Decides the common `http(s)://host[:port][/path...]` case without the full WHATWG parser
+/// (which allocates). `None` means "not obviously fine": ask the real parser.
+fn plain_http_url(s: &str) -> Option<bool> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))?;
+    let end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#' | b'\\'))
+        .unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    // The parser strips or encodes whitespace and controls; leave those to it.
+    if !tail.bytes().all(|b| b.is_ascii_graphic()) {
+        return None;
+    }
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && !host
+            .as_bytes()
+            .windows(4)
+            .any(|w| w.eq_ignore_ascii_case(b"xn--"));
+    if !host_ok {
+        return None;
+    }
+    // Hosts ending in a number are IPv4 addresses to the parser, with their own rules.
+    let last = host.trim_end_matches('.').rsplit('.').next().unwrap_or("");
+    if last.is_empty()
+        || last.bytes().all(|b| b.is_ascii_digit())
+        || last.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"))
+    {
+        return None;
+    }
+    match port {
+        None | Some("") => Some(true),
+        Some(p) if p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(p.parse::<u32>().is_ok_and(|n| n <= 65535))
+        }
+        Some(_) => None,
+    }
 }
 
 /// A string that is not empty after JavaScript-style trimming.
@@ -175,6 +247,41 @@ mod tests {
         }
         for bad in ["/relative", "x", "", "http://"] {
             assert!(!is_valid_url(&s(bad)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn plain_http_fast_path_agrees_with_the_parser() {
+        let cases = [
+            "https://example.com",
+            "https://example.com/a/b?c=d#e",
+            "http://Example.COM:8080/x",
+            "https://a..b/",
+            "https://-a-.com",
+            "https://host:",
+            "https://host:65535",
+            "https://host:65536",
+            "https://host:99999999",
+            "https://1.2.3.999/",
+            "https://1.2.3.4/",
+            "https://0x7f.1/",
+            "https://xn--abc.com",
+            "https://xn--nxasmq6b.com",
+            "https://exa mple.com",
+            "https://ex%41mple.com",
+            "https://.",
+            "https://a.b./x",
+            "https://host/pa th",
+            "https://user@host/",
+            "https://[::1]/",
+            "https:\\\\host\\x",
+        ];
+        for case in cases {
+            let parser = url::Url::parse(case).is_ok();
+            if let Some(fast) = plain_http_url(case) {
+                assert_eq!(fast, parser, "{case}");
+            }
+            assert_eq!(valid_url(case), parser, "{case}");
         }
     }
 

@@ -40,6 +40,21 @@ pub(crate) enum Builtin {
 }
 
 impl Builtin {
+    fn check_str(self, s: &str) -> bool {
+        match self {
+            Builtin::ApiVersion => kubernetes::api_version(s),
+            Builtin::Kind => kubernetes::kind(s),
+            Builtin::ObjectName => kubernetes::object_name(s),
+            Builtin::Namespace => common::dns_label(s),
+            Builtin::LabelKey | Builtin::AnnotationKey => kubernetes::label_key(s),
+            Builtin::LabelValue => s.is_empty() || kubernetes::object_name(s),
+            Builtin::AnnotationValue => true,
+            Builtin::Tag => common::tag_like(s, true),
+            Builtin::Url => common::valid_url(s),
+            Builtin::NonEmptyString => !common::js_trim(s).is_empty(),
+        }
+    }
+
     fn check(self, v: &Value) -> bool {
         match self {
             Builtin::ApiVersion => kubernetes::is_valid_api_version(v),
@@ -91,6 +106,14 @@ impl Validator {
     pub fn custom(f: impl Fn(&Value) -> bool + Send + Sync + 'static) -> Self {
         Self {
             kind: ValidatorKind::Custom(Arc::new(f)),
+        }
+    }
+
+    /// Runs the predicate on a string without building a JSON value for built-in rules.
+    pub fn check_str(&self, value: &str) -> bool {
+        match &self.kind {
+            ValidatorKind::Builtin(b) => b.check_str(value),
+            ValidatorKind::Custom(f) => f(&Value::String(value.to_owned())),
         }
     }
 
