@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use backstage_catalog_model::yaml::parse_entity_documents;
 use backstage_catalog_model::{
-    CompoundEntityRef, EntityValidator, RefContext, parse_entity_ref, relations,
-    stringify_entity_ref,
+    CompoundEntityRef, EntityValidator, RefContext, parse_entity_ref, parse_entity_ref_view,
+    relations, stringify_entity_ref,
 };
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
@@ -470,6 +470,13 @@ fn bench_entity_ref(c: &mut Criterion) {
         });
     });
     group.throughput(Throughput::Elements(parsed.len() as u64));
+    group.bench_function("parse_view", |b| {
+        b.iter(|| {
+            for r in REFS {
+                let _ = black_box(parse_entity_ref_view(black_box(r), &context));
+            }
+        });
+    });
     group.bench_function("stringify", |b| {
         b.iter(|| {
             for r in &parsed {

@@ -56,6 +56,31 @@ impl fmt::Display for CompoundEntityRef {
     }
 }
 
+/// A parsed entity ref that borrows from the input and the context: no allocation.
+/// Convert with [`EntityRefView::to_owned`] or print its canonical form with `Display`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EntityRefView<'a> {
+    /// The entity kind (case as written).
+    pub kind: &'a str,
+    /// The namespace.
+    pub namespace: &'a str,
+    /// The entity name.
+    pub name: &'a str,
+}
+
+impl EntityRefView<'_> {
+    /// An owned [`CompoundEntityRef`].
+    pub fn to_owned(&self) -> CompoundEntityRef {
+        CompoundEntityRef::new(self.kind, self.namespace, self.name)
+    }
+}
+
+impl fmt::Display for EntityRefView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&stringify_entity_ref(self.kind, self.namespace, self.name))
+    }
+}
+
 /// Defaults applied to the parts a ref string leaves out.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RefContext<'a> {
@@ -117,12 +142,18 @@ fn empty_ref() -> Error {
 
 /// The structural split of a ref string: `(kind, namespace, name)` where absent parts are `None`.
 fn split_ref(input: &str) -> Result<(Option<&str>, Option<&str>, &str)> {
-    let slash = input.find('/');
-    let colon = match (input.find(':'), slash) {
-        // A slash before the first colon makes the colon part of the name.
-        (Some(c), Some(s)) if s < c => None,
-        (c, _) => c,
-    };
+    // One pass: the first `/`, and the first `:` only if no `/` comes before it.
+    let mut colon = None;
+    let mut slash = None;
+    for (i, &b) in input.as_bytes().iter().enumerate() {
+        if b == b'/' {
+            slash = Some(i);
+            break;
+        }
+        if b == b':' && colon.is_none() {
+            colon = Some(i);
+        }
+    }
     let kind = colon.map(|c| &input[..c]);
     let namespace = slash.map(|s| match colon {
         Some(c) => &input[c + 1..s],
@@ -158,6 +189,24 @@ fn split_ref(input: &str) -> Result<(Option<&str>, Option<&str>, &str)> {
 /// [`Error::InvalidEntityRef`] with Backstage's message when the string is empty, has an
 /// empty part (`k:`, `:n`, `ns/`), or lacks a kind and the context has no default kind.
 pub fn parse_entity_ref(input: &str, context: &RefContext<'_>) -> Result<CompoundEntityRef> {
+    parse_entity_ref_view(input, context).map(|view| view.to_owned())
+}
+
+/// [`parse_entity_ref`] without allocating: the parts borrow from `input` and `context`.
+///
+/// ```
+/// use backstage_catalog_model::{RefContext, entity_ref::parse_entity_ref_view};
+/// let r = parse_entity_ref_view("api:ns1/petstore", &RefContext::default())?;
+/// assert_eq!((r.kind, r.namespace, r.name), ("api", "ns1", "petstore"));
+/// # Ok::<(), backstage_catalog_model::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`parse_entity_ref`].
+pub fn parse_entity_ref_view<'a>(
+    input: &'a str,
+    context: &RefContext<'a>,
+) -> Result<EntityRefView<'a>> {
     if input.is_empty() {
         return Err(empty_ref());
     }
@@ -170,7 +219,11 @@ pub fn parse_entity_ref(input: &str, context: &RefContext<'_>) -> Result<Compoun
     if namespace.is_empty() {
         return Err(missing_part(&json_text(&Value::from(input)), "namespace"));
     }
-    Ok(CompoundEntityRef::new(kind, namespace, name))
+    Ok(EntityRefView {
+        kind,
+        namespace,
+        name,
+    })
 }
 
 /// Parses a ref given as arbitrary JSON: a string, or a compound object

@@ -66,13 +66,19 @@ impl<'a> Iterator for Ordered<'a> {
     }
 }
 
+/// String equality that rejects on length and first byte before comparing memory.
+#[inline]
+pub(crate) fn key_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+}
+
 /// `map.get(key)` without hashing for the small objects entities are made of (serde_json's
 /// ordered map hashes with SipHash, which dominates lookups of a handful of short keys).
 #[inline]
 pub(crate) fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
     match value {
         Value::Object(map) if map.len() <= 12 => {
-            map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+            map.iter().find(|(k, _)| key_eq(k, key)).map(|(_, v)| v)
         }
         Value::Object(map) => map.get(key),
         _ => None,

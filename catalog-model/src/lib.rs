@@ -79,6 +79,7 @@ pub mod annotations;
 pub mod entity;
 pub mod entity_ref;
 mod error;
+mod fast;
 mod js;
 pub mod kinds;
 pub mod location;
@@ -91,8 +92,9 @@ pub mod yaml;
 
 pub use entity::{DEFAULT_NAMESPACE, Entity, EntityMeta};
 pub use entity_ref::{
-    CompoundEntityRef, RefContext, compound_entity_ref, parse_entity_ref, parse_entity_ref_value,
-    stringify_entity_ref, stringify_entity_ref_value,
+    CompoundEntityRef, EntityRefView, RefContext, compound_entity_ref, parse_entity_ref,
+    parse_entity_ref_value, parse_entity_ref_view, stringify_entity_ref,
+    stringify_entity_ref_value,
 };
 pub use error::{Error, Result};
 pub use validate::{EntityValidator, EntityValidatorBuilder};

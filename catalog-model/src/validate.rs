@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::entity_ref::display_ref;
 use crate::error::{Error, Result};
 use crate::kinds::{KindValidator, builtin_kind_validators};
-use crate::policy::{AllOf, EntityPolicy, Problem, default_policies};
+use crate::policy::{AllOf, DefaultNamespaceEntityPolicy, EntityPolicy, Problem, default_policies};
 use crate::relations::sort_relation_fields;
 use crate::validation::Validators;
 
@@ -46,6 +46,9 @@ pub struct EntityValidator {
     /// The policy chain is exactly the default one, so its output satisfies the entity
     /// schema and kind validators need not check it again.
     envelope_checked: bool,
+    /// The chain is the default one with the default predicates: the single-pass check of
+    /// [`crate::fast`] may answer for it.
+    fused: bool,
 }
 
 impl Default for EntityValidator {
@@ -77,14 +80,16 @@ impl EntityValidator {
         if self.sort_relation_fields {
             sort_relation_fields(&mut entity);
         }
-        let entity = match self.policies.enforce(entity)? {
-            Some(e) => e,
-            None => {
-                return Err(Error::invalid_entity(
-                    "The policy chain did not return a result",
-                    None,
-                ));
-            }
+        let entity = if self.fused && crate::fast::default_chain_accepts(&entity) {
+            // The chain would pass; only DefaultNamespace changes anything.
+            DefaultNamespaceEntityPolicy::default().apply(entity)
+        } else if let Some(e) = self.policies.enforce(entity)? {
+            e
+        } else {
+            return Err(Error::invalid_entity(
+                "The policy chain did not return a result",
+                None,
+            ));
         };
         for kind in &self.kinds {
             let recognised = if self.envelope_checked {
@@ -243,6 +248,7 @@ impl EntityValidatorBuilder {
     /// Builds the validator.
     pub fn build(self) -> EntityValidator {
         let envelope_checked = self.replace_policies.is_none() && self.extra_policies.is_empty();
+        let fused = envelope_checked && self.validators.is_default();
         let policies = match self.replace_policies {
             Some(list) => {
                 let mut all: Vec<Arc<dyn EntityPolicy>> =
@@ -262,6 +268,7 @@ impl EntityValidatorBuilder {
             kinds: self.kinds,
             sort_relation_fields: self.sort_relation_fields,
             envelope_checked,
+            fused,
         }
     }
 }

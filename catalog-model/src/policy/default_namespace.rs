@@ -29,14 +29,21 @@ impl Default for DefaultNamespaceEntityPolicy {
 
 impl EntityPolicy for DefaultNamespaceEntityPolicy {
     fn enforce(&self, entity: Value) -> Result<Option<Value>> {
+        Ok(Some(self.apply(entity)))
+    }
+}
+
+impl DefaultNamespaceEntityPolicy {
+    /// The policy as an infallible function.
+    pub(crate) fn apply(&self, entity: Value) -> Value {
         let truthy = crate::js::get(&entity, "metadata")
             .and_then(|m| crate::js::get(m, "namespace"))
             .is_some_and(|ns| !crate::entity_ref::is_falsy(ns));
         if truthy {
-            return Ok(Some(entity));
+            return entity;
         }
         let Value::Object(root) = entity else {
-            return Ok(Some(entity));
+            return entity;
         };
         let mut out = Map::with_capacity(root.len() + 1);
         let mut rest = root;
@@ -62,6 +69,6 @@ impl EntityPolicy for DefaultNamespaceEntityPolicy {
         };
         out.insert("metadata".into(), metadata);
         out.extend(rest);
-        Ok(Some(Value::Object(out)))
+        Value::Object(out)
     }
 }

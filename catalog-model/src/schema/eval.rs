@@ -652,7 +652,7 @@ fn fast_array(nodes: &[Node], node: &Node, a: &[Value]) -> bool {
 
 fn has_key(map: &Map<String, Value>, key: &str) -> bool {
     if map.len() <= 16 {
-        map.keys().any(|k| k == key)
+        map.keys().any(|k| crate::js::key_eq(k, key))
     } else {
         map.contains_key(key)
     }
@@ -675,7 +675,11 @@ fn fast_object(nodes: &[Node], node: &Node, map: &Map<String, Value>) -> bool {
     }
     for (key, child) in map {
         let mut declared = false;
-        if let Some((_, idx)) = node.properties.iter().find(|(name, _)| name == key) {
+        if let Some((_, idx)) = node
+            .properties
+            .iter()
+            .find(|(name, _)| crate::js::key_eq(name, key))
+        {
             declared = true;
             if !fast_valid(nodes, *idx, child) {
                 return false;

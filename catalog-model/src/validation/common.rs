@@ -2,6 +2,52 @@
 
 use serde_json::Value;
 
+/// `[a-z0-9]`
+pub(crate) const LOWER_ALNUM: u8 = 1;
+/// `[a-z0-9-]`
+pub(crate) const DNS: u8 = 2;
+/// `[A-Za-z0-9]`
+pub(crate) const ALNUM: u8 = 4;
+/// `[-A-Za-z0-9_.]`
+pub(crate) const NAME: u8 = 8;
+
+/// Character classes of the ASCII identifier rules, one lookup per byte.
+pub(crate) static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        let lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        let alnum = c.is_ascii_alphanumeric();
+        let mut f = 0;
+        if lower {
+            f |= LOWER_ALNUM | DNS;
+        }
+        if c == b'-' {
+            f |= DNS | NAME;
+        }
+        if alnum {
+            f |= ALNUM | NAME;
+        }
+        if c == b'_' || c == b'.' {
+            f |= NAME;
+        }
+        t[i] = f;
+        i += 1;
+    }
+    t
+};
+
+#[inline]
+pub(crate) fn all_in(b: &[u8], class: u8) -> bool {
+    b.iter().all(|&c| CLASS[c as usize] & class != 0)
+}
+
+#[inline]
+pub(crate) fn is(c: u8, class: u8) -> bool {
+    CLASS[c as usize] & class != 0
+}
+
 /// True for the characters JavaScript's `String.prototype.trim` removes
 /// (Unicode White_Space except U+0085, line terminators and U+FEFF).
 pub fn is_js_whitespace(c: char) -> bool {
@@ -49,12 +95,17 @@ pub fn is_valid_dns_label(value: &Value) -> bool {
 }
 
 pub(crate) fn dns_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    (1..=63).contains(&b.len())
-        && b.iter().all(|c| alnum(c) || *c == b'-')
-        && b.first().is_some_and(alnum)
-        && b.last().is_some_and(alnum)
+    dns_label_bytes(s.as_bytes())
+}
+
+#[inline]
+fn dns_label_bytes(b: &[u8]) -> bool {
+    match (b.first(), b.last()) {
+        (Some(&first), Some(&last)) => {
+            b.len() <= 63 && is(first, LOWER_ALNUM) && is(last, LOWER_ALNUM) && all_in(b, DNS)
+        }
+        _ => false,
+    }
 }
 
 /// A DNS subdomain: 1 to 253 characters, every `.`-separated part a valid DNS label.
@@ -63,29 +114,7 @@ pub fn is_valid_dns_subdomain(value: &Value) -> bool {
 }
 
 pub(crate) fn dns_subdomain(s: &str) -> bool {
-    if !(1..=253).contains(&s.len()) {
-        return false;
-    }
-    // One pass: every `.`-separated label is a DNS label.
-    let b = s.as_bytes();
-    let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    let mut start = 0;
-    for i in 0..=b.len() {
-        if i == b.len() || b[i] == b'.' {
-            let label = &b[start..i];
-            if label.is_empty()
-                || label.len() > 63
-                || !alnum(label[0])
-                || !alnum(label[label.len() - 1])
-            {
-                return false;
-            }
-            start = i + 1;
-        } else if !(alnum(b[i]) || b[i] == b'-') {
-            return false;
-        }
-    }
-    true
+    (1..=253).contains(&s.len()) && s.as_bytes().split(|&c| c == b'.').all(dns_label_bytes)
 }
 
 /// The deprecated tag rule of `CommonValidatorFunctions.isValidTag` (no colon allowed).

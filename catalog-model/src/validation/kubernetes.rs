@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
-use super::common::{dns_label, dns_subdomain, prefix_and_or_suffix, tag_like};
+use super::common::{
+    ALNUM, NAME, all_in, dns_label, dns_subdomain, is, prefix_and_or_suffix, tag_like,
+};
 
 /// `apiVersion`: `[<dns-subdomain>/]<version>` where the version is 1 to 63 ASCII letters and
 /// digits (`backstage.io/v1alpha1`, `v1`).
@@ -36,11 +38,12 @@ pub fn is_valid_object_name(value: &Value) -> bool {
 
 pub(crate) fn object_name(s: &str) -> bool {
     let b = s.as_bytes();
-    (1..=63).contains(&b.len())
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
+    match (b.first(), b.last()) {
+        (Some(&first), Some(&last)) => {
+            b.len() <= 63 && is(first, ALNUM) && is(last, ALNUM) && all_in(b, NAME)
+        }
+        _ => false,
+    }
 }
 
 /// A namespace: a DNS label (lower-case only).
@@ -54,7 +57,14 @@ pub fn is_valid_label_key(value: &Value) -> bool {
 }
 
 pub(crate) fn label_key(s: &str) -> bool {
-    prefix_and_or_suffix(s, '/', dns_subdomain, object_name)
+    let b = s.as_bytes();
+    match b.iter().position(|&c| c == b'/') {
+        None => object_name(s),
+        Some(i) => {
+            let (prefix, suffix) = (&s[..i], &s[i + 1..]);
+            !suffix.contains('/') && dns_subdomain(prefix) && object_name(suffix)
+        }
+    }
 }
 
 /// A label value: empty, or an object name.

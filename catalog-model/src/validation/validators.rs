@@ -180,6 +180,31 @@ pub struct Validators {
     pub tag: Validator,
 }
 
+impl Validators {
+    /// Whether every predicate is Backstage's default.
+    pub fn is_default(&self) -> bool {
+        let d = Validators::default();
+        [
+            (&self.api_version, &d.api_version),
+            (&self.kind, &d.kind),
+            (&self.entity_name, &d.entity_name),
+            (&self.namespace, &d.namespace),
+            (&self.label_key, &d.label_key),
+            (&self.label_value, &d.label_value),
+            (&self.annotation_key, &d.annotation_key),
+            (&self.annotation_value, &d.annotation_value),
+            (&self.tag, &d.tag),
+        ]
+        .iter()
+        .all(|(a, b)| {
+            matches!(
+                (&a.kind, &b.kind),
+                (ValidatorKind::Builtin(x), ValidatorKind::Builtin(y)) if x == y
+            )
+        })
+    }
+}
+
 impl Default for Validators {
     fn default() -> Self {
         Self {
