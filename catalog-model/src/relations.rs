@@ -423,10 +423,15 @@ pub fn sort_relation_fields(entity: &mut Value) {
 
 /// Compares strings by UTF-16 code units, like JavaScript's default sort.
 pub fn cmp_utf16(a: &str, b: &str) -> Ordering {
-    if a.is_ascii() && b.is_ascii() {
-        return a.cmp(b);
+    // UTF-8 byte order equals UTF-16 order except between U+E000..=U+FFFF (lead bytes EE, EF)
+    // and supplementary characters (lead bytes F0..=F4). The first differing byte decides
+    // unless it is such a lead byte.
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    match x.iter().zip(y).position(|(p, q)| p != q) {
+        None => x.len().cmp(&y.len()),
+        Some(i) if x[i] < 0xEE && y[i] < 0xEE => x[i].cmp(&y[i]),
+        Some(_) => a.encode_utf16().cmp(b.encode_utf16()),
     }
-    a.encode_utf16().cmp(b.encode_utf16())
 }
 
 #[cfg(test)]
@@ -563,6 +568,32 @@ mod tests {
         );
         assert_eq!(e["spec"]["children"], json!(["b", 1, "a"]));
         assert_eq!(e["spec"]["other"], json!(["b", "a"]));
+    }
+
+    #[test]
+    fn utf16_order_matches_encode_utf16() {
+        let words = [
+            "",
+            "a",
+            "ab",
+            "B",
+            "_",
+            "é",
+            "\u{E000}",
+            "\u{FFFF}",
+            "\u{10000}",
+            "\u{1F600}",
+            "a\u{FFFF}",
+            "a\u{1F600}",
+            "ä",
+            "z",
+        ];
+        for a in words {
+            for b in words {
+                let expected = a.encode_utf16().cmp(b.encode_utf16());
+                assert_eq!(cmp_utf16(a, b), expected, "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

@@ -184,14 +184,12 @@ fn plain_http_url(s: &str) -> Option<bool> {
         Some((host, port)) => (host, Some(port)),
         None => (authority, None),
     };
+    // `xn--` labels are Punycode the parser must decode: leave any `--` to it.
     let host_ok = !host.is_empty()
         && host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-        && !host
-            .as_bytes()
-            .windows(4)
-            .any(|w| w.eq_ignore_ascii_case(b"xn--"));
+        && !host.as_bytes().windows(2).any(|w| w == b"--");
     if !host_ok {
         return None;
     }
