@@ -90,9 +90,36 @@ pub(crate) enum Items {
     Tuple(Vec<usize>),
 }
 
+/// Shapes common enough in entity schemas to check without walking every keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Simple {
+    /// `{type: string}`
+    String,
+    /// `{type: string, minLength: 1}`
+    NonEmptyString,
+    /// `{type: array, items: {type: string, minLength: 1}}`
+    NonEmptyStringArray,
+}
+
+impl Simple {
+    pub(crate) fn check(self, v: &Value) -> bool {
+        match self {
+            Simple::String => v.is_string(),
+            Simple::NonEmptyString => v.as_str().is_some_and(|s| !s.is_empty()),
+            Simple::NonEmptyStringArray => v.as_array().is_some_and(|items| {
+                items
+                    .iter()
+                    .all(|i| i.as_str().is_some_and(|s| !s.is_empty()))
+            }),
+        }
+    }
+}
+
 /// One compiled schema object. Keywords are grouped the way Ajv evaluates them.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Node {
+    /// Set when the node is exactly one of the [`Simple`] shapes (validity checks only).
+    pub(crate) simple: Option<Simple>,
     pub(crate) always_false: bool,
     pub(crate) reference: Option<usize>,
     pub(crate) types: Vec<JsonType>,
@@ -419,6 +446,7 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
+        node.simple = self.simple_shape(&node);
         if !node.types.is_empty() {
             node.type_upfront = !(node.types.len() == 1 && {
                 match node.types[0] {
@@ -431,6 +459,41 @@ impl<'a> Compiler<'a> {
             });
         }
         Ok(node)
+    }
+
+    /// Recognises the [`Simple`] shapes: only `type`, `minLength` (and `items`) are set.
+    fn simple_shape(&self, node: &Node) -> Option<Simple> {
+        let only_basic = !node.always_false
+            && node.reference.is_none()
+            && node.constant.is_none()
+            && node.enumeration.is_none()
+            && node.not.is_none()
+            && node.any_of.is_empty()
+            && node.one_of.is_empty()
+            && node.all_of.is_empty()
+            && node.if_then_else.is_none()
+            && !node.has_number_rules()
+            && node.max_length.is_none()
+            && node.pattern.is_none()
+            && node.max_items.is_none()
+            && node.min_items.is_none()
+            && !node.unique_items
+            && matches!(node.additional_items, Additional::Allowed)
+            && !node.has_object_rules();
+        if !only_basic {
+            return None;
+        }
+        match (node.types.as_slice(), node.min_length, &node.items) {
+            ([JsonType::String], None, Items::None) => Some(Simple::String),
+            ([JsonType::String], Some(1), Items::None) => Some(Simple::NonEmptyString),
+            ([JsonType::Array], None, Items::All(item)) => match self.nodes.get(*item) {
+                Some(child) if child.simple == Some(Simple::NonEmptyString) => {
+                    Some(Simple::NonEmptyStringArray)
+                }
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     fn additional(&mut self, doc: usize, at: String, v: &Value) -> Result<Additional> {

@@ -532,6 +532,9 @@ pub(crate) use crate::js::string as js_string;
 /// evaluator, which runs only when this says the value is invalid.
 pub(crate) fn fast_valid(nodes: &[Node], idx: usize, v: &Value) -> bool {
     let node = &nodes[idx];
+    if let Some(simple) = node.simple {
+        return simple.check(v);
+    }
     if node.always_false {
         return false;
     }
