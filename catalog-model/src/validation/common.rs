@@ -180,8 +180,8 @@ fn plain_http_url(s: &str) -> Option<bool> {
     if !tail.bytes().all(|b| b.is_ascii_graphic()) {
         return None;
     }
-    let (host, port) = match authority.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
+    let (host, port) = match authority.bytes().position(|b| b == b':') {
+        Some(i) => (&authority[..i], Some(&authority[i + 1..])),
         None => (authority, None),
     };
     // `xn--` labels are Punycode the parser must decode: leave any `--` to it.
@@ -194,10 +194,14 @@ fn plain_http_url(s: &str) -> Option<bool> {
         return None;
     }
     // Hosts ending in a number are IPv4 addresses to the parser, with their own rules.
-    let last = host.trim_end_matches('.').rsplit('.').next().unwrap_or("");
+    let trimmed = host.trim_end_matches('.').as_bytes();
+    let last = match trimmed.iter().rposition(|&b| b == b'.') {
+        Some(i) => &trimmed[i + 1..],
+        None => trimmed,
+    };
     if last.is_empty()
-        || last.bytes().all(|b| b.is_ascii_digit())
-        || last.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"))
+        || last.iter().all(u8::is_ascii_digit)
+        || last.get(..2).is_some_and(|p| p.eq_ignore_ascii_case(b"0x"))
     {
         return None;
     }

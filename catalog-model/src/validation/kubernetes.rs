@@ -62,7 +62,7 @@ pub(crate) fn label_key(s: &str) -> bool {
         None => object_name(s),
         Some(i) => {
             let (prefix, suffix) = (&s[..i], &s[i + 1..]);
-            !suffix.contains('/') && dns_subdomain(prefix) && object_name(suffix)
+            !suffix.bytes().any(|c| c == b'/') && dns_subdomain(prefix) && object_name(suffix)
         }
     }
 }
