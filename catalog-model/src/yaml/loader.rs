@@ -67,6 +67,8 @@ enum FrameKind {
 /// Builds one document from events.
 struct Builder<'a> {
     src: &'a str,
+    /// Lines in `src`, for markers the parser puts past the end.
+    lines: usize,
     line_offset: usize,
     index: usize,
     stack: Vec<Frame>,
@@ -86,6 +88,7 @@ impl<'a> Builder<'a> {
     fn new(src: &'a str, line_offset: usize, index: usize) -> Self {
         Self {
             src,
+            lines: line_count(src),
             line_offset,
             index,
             stack: Vec::new(),
@@ -99,6 +102,9 @@ impl<'a> Builder<'a> {
     }
 
     fn position(&self, marker: Marker) -> Position {
+        if marker.line() > self.lines {
+            return chunk_position(self.src, self.line_offset, marker);
+        }
         Position {
             line: marker.line().saturating_add(self.line_offset),
             column: marker.col().saturating_add(1),
@@ -403,13 +409,40 @@ fn alias_name(src: &str, marker: Marker) -> String {
         .collect()
 }
 
+/// The position of a parser marker in the whole file. At the end of an input that does not end
+/// with a newline, the parser puts its marker at the start of a line that does not exist;
+/// such markers are moved to the end of the last line.
+fn chunk_position(src: &str, line_offset: usize, marker: Marker) -> Position {
+    let mut line = marker.line();
+    let mut column = marker.col().saturating_add(1);
+    let lines = line_count(src);
+    if line > lines {
+        let last_line = src.rsplit(['\n', '\r']).next().unwrap_or("");
+        line = lines;
+        column = last_line.chars().count() + 1;
+    }
+    Position {
+        line: line.saturating_add(line_offset),
+        column,
+    }
+}
+
+/// Lines of a chunk as YAML counts them (`\n`, `\r\n` and a lone `\r` end a line), including
+/// the (possibly empty) one after a final line break.
+fn line_count(src: &str) -> usize {
+    let b = src.as_bytes();
+    let breaks = b
+        .iter()
+        .enumerate()
+        .filter(|&(i, &c)| c == b'\n' || (c == b'\r' && b.get(i + 1) != Some(&b'\n')))
+        .count();
+    breaks + 1
+}
+
 /// Convert a parser error of the chunk into a document error.
 fn scan_error(src: &str, line_offset: usize, index: usize, error: &ScanError) -> YamlError {
     let marker = *error.marker();
-    let position = Position {
-        line: marker.line().saturating_add(line_offset),
-        column: marker.col().saturating_add(1),
-    };
+    let position = chunk_position(src, line_offset, marker);
     let kind = match error.info() {
         "while parsing node, found unknown anchor" => YamlErrorKind::UnknownAlias {
             name: alias_name(src, marker),
@@ -463,10 +496,7 @@ pub(crate) fn load_chunk(
                 if let Some((index, _)) = done {
                     // Only possible after `... content` or a byte order mark inside the stream:
                     // one chunk must not produce two documents.
-                    let position = Position {
-                        line: span.start.line().saturating_add(line_offset),
-                        column: span.start.col().saturating_add(1),
-                    };
+                    let position = chunk_position(src, line_offset, span.start);
                     let error = YamlError::new(
                         index,
                         Some(position),

@@ -738,3 +738,23 @@ fn random_mutations_parse_without_panicking_or_hanging() {
     }
     assert!(started.elapsed() < Duration::from_secs(60));
 }
+
+#[test]
+fn positions_at_the_end_of_input_without_a_newline_stay_on_the_last_line() {
+    let results = parse_yaml_documents("a: {b");
+    let error = results[0].as_ref().expect_err("unterminated flow mapping");
+    assert_eq!(error.position(), Some(Position { line: 1, column: 6 }));
+    let results = parse_yaml_documents("x: 1\n? a");
+    let doc = results[0].as_ref().expect("parses");
+    assert_eq!(doc.position_of("/a").line, 2);
+}
+
+#[test]
+fn lone_carriage_returns_end_lines() {
+    let results = parse_yaml_documents("a: 1\rb: 2\r");
+    let doc = results[0].as_ref().expect("parses");
+    assert_eq!(doc.position_of("/b").line, 2);
+    let results = parse_yaml_documents("a: 1\rb: {c");
+    let error = results[0].as_ref().expect_err("unterminated");
+    assert_eq!(error.position().map(|p| p.line), Some(2));
+}
