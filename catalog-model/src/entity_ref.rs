@@ -1,6 +1,6 @@
 //! Entity references: `[<kind>:][<namespace>/]<name>` strings and their compound form.
 //!
-//! Parsing keeps case and whitespace exactly as written; only [`CompoundEntityRef::to_string`]
+//! Parsing keeps case and whitespace exactly as written; only the `Display` of [`CompoundEntityRef`]
 //! (Backstage's `stringifyEntityRef`) lower-cases. Refs compare case-insensitively through their
 //! canonical string.
 
