@@ -49,6 +49,8 @@ pub struct EntityValidator {
     /// The chain is the default one with the default predicates: the single-pass check of
     /// [`crate::fast`] may answer for it.
     fused: bool,
+    /// Applied on the single-pass path, built once.
+    default_namespace: DefaultNamespaceEntityPolicy,
 }
 
 impl Default for EntityValidator {
@@ -82,7 +84,7 @@ impl EntityValidator {
         }
         let entity = if self.fused && crate::fast::default_chain_accepts(&entity) {
             // The chain would pass; only DefaultNamespace changes anything.
-            DefaultNamespaceEntityPolicy::default().apply(entity)
+            self.default_namespace.apply(entity)
         } else if let Some(e) = self.policies.enforce(entity)? {
             e
         } else {
@@ -269,6 +271,7 @@ impl EntityValidatorBuilder {
             sort_relation_fields: self.sort_relation_fields,
             envelope_checked,
             fused,
+            default_namespace: DefaultNamespaceEntityPolicy::default(),
         }
     }
 }
