@@ -404,7 +404,17 @@ pub fn sort_relation_fields(entity: &mut Value) {
         return;
     };
     for (field, value) in spec.iter_mut() {
-        if !SORTED_RELATION_FIELDS.contains(&field.as_str()) {
+        // A `match` compiles to a length switch: cheaper than scanning the list.
+        if !matches!(
+            field.as_str(),
+            "providesApis"
+                | "consumesApis"
+                | "dependsOn"
+                | "dependencyOf"
+                | "memberOf"
+                | "children"
+                | "members"
+        ) {
             continue;
         }
         if let Value::Array(items) = value
@@ -593,6 +603,15 @@ mod tests {
                 let expected = a.encode_utf16().cmp(b.encode_utf16());
                 assert_eq!(cmp_utf16(a, b), expected, "{a:?} {b:?}");
             }
+        }
+    }
+
+    #[test]
+    fn sorted_field_list_matches_the_sort() {
+        for field in SORTED_RELATION_FIELDS {
+            let mut e = json!({"spec": {*field: ["b", "a"]}});
+            sort_relation_fields(&mut e);
+            assert_eq!(e["spec"][*field], json!(["a", "b"]), "{field}");
         }
     }
 

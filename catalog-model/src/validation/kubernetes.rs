@@ -3,7 +3,8 @@
 use serde_json::Value;
 
 use super::common::{
-    ALNUM, NAME, all_in, dns_label, dns_subdomain, is, prefix_and_or_suffix, tag_like,
+    ALNUM, DNS, LOWER_ALNUM, NAME, all_in, dns_label, dns_subdomain, is, prefix_and_or_suffix,
+    tag_like,
 };
 
 /// `apiVersion`: `[<dns-subdomain>/]<version>` where the version is 1 to 63 ASCII letters and
@@ -58,12 +59,51 @@ pub fn is_valid_label_key(value: &Value) -> bool {
 
 pub(crate) fn label_key(s: &str) -> bool {
     let b = s.as_bytes();
-    match b.iter().position(|&c| c == b'/') {
-        None => object_name(s),
-        Some(i) => {
-            let (prefix, suffix) = (&s[..i], &s[i + 1..]);
-            !suffix.bytes().any(|c| c == b'/') && dns_subdomain(prefix) && object_name(suffix)
+    // One pass over the prefix: DNS labels separated by single dots, up to the first `/`.
+    let mut label_start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'/' {
+            let prefix_ok = (1..=253).contains(&i) && dns_label_end(b, label_start, i);
+            return prefix_ok && object_name_bytes(&b[i + 1..]);
         }
+        if c == b'.' {
+            if !dns_label_end(b, label_start, i) {
+                // Not a DNS prefix; without a `/` it may still be a valid name (`a.b`).
+                return !b[i..].contains(&b'/') && object_name_bytes(b);
+            }
+            label_start = i + 1;
+        } else if !is(c, NAME) {
+            return false;
+        }
+        i += 1;
+    }
+    object_name_bytes(b)
+}
+
+/// Whether `b[start..end]` is a DNS label (1..=63 of `[a-z0-9-]`, alphanumeric at both ends).
+#[inline]
+fn dns_label_end(b: &[u8], start: usize, end: usize) -> bool {
+    let label = &b[start..end];
+    match (label.first(), label.last()) {
+        (Some(&first), Some(&last)) => {
+            label.len() <= 63
+                && is(first, LOWER_ALNUM)
+                && is(last, LOWER_ALNUM)
+                && all_in(label, DNS)
+        }
+        _ => false,
+    }
+}
+
+#[inline]
+fn object_name_bytes(b: &[u8]) -> bool {
+    match (b.first(), b.last()) {
+        (Some(&first), Some(&last)) => {
+            b.len() <= 63 && is(first, ALNUM) && is(last, ALNUM) && all_in(b, NAME)
+        }
+        _ => false,
     }
 }
 
