@@ -5,10 +5,13 @@
 //! | Command | What | Module |
 //! |---|---|---|
 //! | `backstage validate PATH...` | validate catalog descriptor files (`catalog-info.yaml`) the way the catalog does, for CI | [`validate`] |
+//! | `backstage config print\|check [--config FILE]...` | load `app-config.yaml` files and `APP_CONFIG_*` like a backend; print the merged config (secrets masked) or check it | [`config`] |
 //!
 //! Exit codes are shared by every command (see [`Outcome`]): `0` success, `1` the command
-//! ran and found problems (invalid entities), `2` usage or I/O errors.
+//! ran and found problems (invalid entities, config that does not load), `2` usage or I/O
+//! errors.
 
+mod config;
 mod kinds;
 mod validate;
 mod walk;
@@ -22,12 +25,13 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "backstage",
     version,
-    about = "Backstage's backend tooling in Rust: validate software-catalog files.",
+    about = "Backstage's backend tooling in Rust: validate software-catalog files, print and check app config.",
     long_about = "Backstage's backend tooling in Rust.\n\n\
         `backstage validate` checks catalog descriptor files (catalog-info.yaml) with the same \
         policies and kind validators the Backstage catalog runs, and reports every problem with \
-        its file, line and column.",
-    after_help = "Exit codes: 0 success, 1 problems found (invalid entities), 2 usage or I/O error."
+        its file, line and column. `backstage config` prints or checks the app config \
+        (app-config.yaml and APP_CONFIG_* variables).",
+    after_help = "Exit codes: 0 success, 1 problems found (invalid entities, config that does not load), 2 usage or I/O error."
 )]
 pub struct Cli {
     /// The command to run.
@@ -35,7 +39,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The subcommands. `serve` and `config` will join `validate` here.
+/// The subcommands. `serve` will join them.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate catalog entity files (YAML) as the Backstage catalog would.
@@ -47,6 +51,14 @@ pub enum Command {
         after_help = validate::AFTER_HELP
     )]
     Validate(validate::ValidateArgs),
+
+    /// Print or check the app config (app-config.yaml files and APP_CONFIG_* variables).
+    #[command(
+        long_about = "Load the app config the way a Backstage backend does, from the current \
+            directory and the process environment, then print it (secrets masked) or check it.",
+        after_help = config::AFTER_HELP
+    )]
+    Config(config::ConfigArgs),
 }
 
 /// How a command ended; converted into the process exit code.
@@ -54,7 +66,8 @@ pub enum Command {
 pub enum Outcome {
     /// Everything is fine (exit code 0).
     Success,
-    /// The command ran and found problems, e.g. invalid entities (exit code 1).
+    /// The command ran and found problems, e.g. invalid entities or config that does not
+    /// load (exit code 1).
     Problems,
     /// Usage or I/O error: the command could not do all its work (exit code 2, as clap uses
     /// for usage errors).
@@ -82,6 +95,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Config(args) => config::run(&args),
     };
     outcome.exit_code()
 }
