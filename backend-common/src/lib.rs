@@ -41,7 +41,7 @@
 //! |---|---|---|
 //! | [`config`] | `app-config.yaml` loading (`${VAR}`, `$include`, `APP_CONFIG_*`), the layered [`ConfigReader`](config::ConfigReader), durations, `backend.listen` | **usable**; differential test against Backstage in `tests/` |
 //! | [`Error`] | this crate's error enum, with Backstage's message texts | usable |
-//! | errors (planned) | Backstage's HTTP error kinds (`InputError`, `NotFoundError`, …) with status codes and JSON bodies: a separate type from [`Error`] | planned |
+//! | [`errors`] | Backstage's HTTP error kinds (`InputError`, `NotFoundError`, …): [`ApiError`] for handlers, statuses, `serializeError`, the JSON error body and its axum middleware; a separate type from [`Error`] | usable; no logging, no stack traces |
 //! | logging (planned) | `tracing` setup for hosts, secret redaction from config | planned |
 //! | HTTP (planned) | the axum root router, plugin routers under `/api/<plugin-id>`, health endpoints, CORS and CSP from `backend.*` | planned |
 //! | config schema (planned) | `configSchema` collection, visibility filtering | planned |
@@ -50,5 +50,7 @@
 
 pub mod config;
 mod error;
+pub mod errors;
 
 pub use error::{Error, FileProblem, Result};
+pub use errors::{ApiError, ErrorKind};
