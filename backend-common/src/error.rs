@@ -197,6 +197,35 @@ pub enum Error {
         /// The port as read.
         port: f64,
     },
+
+    /// A logging level in `backend.logger` (or the host's `LOG_LEVEL` override) is not one
+    /// Backstage knows. For `backend.logger.overrides[<i>].level` the text is Backstage's.
+    #[error(
+        "Invalid config at {key}, '{level}' is not a valid logging level, must be one of {allowed}."
+    )]
+    InvalidLogLevel {
+        /// `backend.logger.level`, `backend.logger.overrides[<i>].level` or `LOG_LEVEL`.
+        key: String,
+        /// The level as written.
+        level: String,
+        /// The accepted levels, quoted, as the message lists them.
+        allowed: &'static str,
+    },
+
+    /// A `/regex/flags` matcher in `backend.logger.overrides` does not compile.
+    #[error("Invalid config at {key}, invalid regular expression {pattern}: {reason}")]
+    InvalidLogMatcher {
+        /// `backend.logger.overrides[<i>].matchers.<field>`.
+        key: String,
+        /// The matcher as written.
+        pattern: String,
+        /// Why it does not compile.
+        reason: String,
+    },
+
+    /// [`logging::init`](crate::logging::init) found a global `tracing` subscriber already set.
+    #[error("a global tracing subscriber is already set")]
+    SubscriberAlreadySet,
 }
 
 impl Error {
@@ -238,7 +267,9 @@ impl Error {
             | Error::EnvNest { key, .. }
             | Error::EnvNull { key }
             | Error::InvalidDuration { key, .. }
-            | Error::InvalidListenPort { key, .. } => Some(key),
+            | Error::InvalidListenPort { key, .. }
+            | Error::InvalidLogLevel { key, .. }
+            | Error::InvalidLogMatcher { key, .. } => Some(key),
             Error::DurationWithoutUnits { key } | Error::DurationUnknownUnits { key, .. } => {
                 key.as_deref()
             }

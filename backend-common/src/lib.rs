@@ -42,7 +42,7 @@
 //! | [`config`] | `app-config.yaml` loading (`${VAR}`, `$include`, `APP_CONFIG_*`), the layered [`ConfigReader`](config::ConfigReader), durations, `backend.listen` | **usable**; differential test against Backstage in `tests/` |
 //! | [`Error`] | this crate's error enum, with Backstage's message texts | usable |
 //! | [`errors`] | Backstage's HTTP error kinds (`InputError`, `NotFoundError`, …): [`ApiError`] for handlers, statuses, `serializeError`, the JSON error body and its axum middleware; a separate type from [`Error`] | usable; no logging, no stack traces |
-//! | logging (planned) | `tracing` setup for hosts, secret redaction from config | planned |
+//! | [`logging`] | `tracing` subscriber layer for hosts: `backend.logger.*` levels and overrides, JSON or pretty lines, secret redaction; libraries only emit events | usable; no reload on config change |
 //! | HTTP (planned) | the axum root router, plugin routers under `/api/<plugin-id>`, health endpoints, CORS and CSP from `backend.*` | planned |
 //! | config schema (planned) | `configSchema` collection, visibility filtering | planned |
 //!
@@ -51,6 +51,7 @@
 pub mod config;
 mod error;
 pub mod errors;
+pub mod logging;
 
 pub use error::{Error, FileProblem, Result};
 pub use errors::{ApiError, ErrorKind};

@@ -11,10 +11,9 @@ use std::path::PathBuf;
 
 use backstage_backend_common::Error;
 use backstage_backend_common::config::{
-    ConfigLayer, ConfigReader, ListenAddress, LoadConfigOptions, load_config,
+    ConfigLayer, ConfigReader, ListenAddress, LoadConfigOptions, load_config, mask_secrets,
 };
 use clap::{Args, Subcommand, ValueEnum};
-use serde_json::Value;
 
 use crate::{Outcome, report_error};
 
@@ -98,9 +97,6 @@ pub enum Format {
     Json,
 }
 
-/// The mask printed instead of a secret value.
-pub const MASK: &str = "<secret>";
-
 /// Runs `backstage config ...`.
 pub fn run(args: &ConfigArgs) -> Outcome {
     match &args.command {
@@ -127,7 +123,7 @@ fn run_print(args: &PrintArgs) -> Outcome {
         }
     };
     let mut value = ConfigReader::from_layers(layers).value();
-    mask_secrets(&mut value, &mut Vec::new());
+    mask_secrets(&mut value);
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&value)
             .map(|s| s + "\n")
@@ -219,112 +215,4 @@ fn defined_in<'a>(layers: &'a [ConfigLayer], key: &str) -> &'a str {
                 .is_some()
         })
         .map_or("?", |layer| layer.context.as_str())
-}
-
-/// Whether a key's last segment names a secret (see [`PRINT_AFTER_HELP`]).
-pub fn is_secret_key(key: &str) -> bool {
-    let name: String = key
-        .chars()
-        .filter(|c| *c != '_' && *c != '-')
-        .flat_map(char::to_lowercase)
-        .collect();
-    [
-        "password",
-        "secret",
-        "token",
-        "privatekey",
-        "apikey",
-        "credentials",
-    ]
-    .iter()
-    .any(|suffix| name.ends_with(suffix))
-}
-
-/// Replaces secret values with [`MASK`]; `path` is the key path of `value`.
-pub fn mask_secrets(value: &mut Value, path: &mut Vec<String>) {
-    let in_auth_keys = path
-        .get(..3)
-        .is_some_and(|prefix| prefix == ["backend", "auth", "keys"]);
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map.iter_mut() {
-                if child.is_null() {
-                    continue;
-                }
-                if is_secret_key(key) || (in_auth_keys && path.len() == 3) {
-                    *child = Value::String(MASK.to_owned());
-                    continue;
-                }
-                path.push(key.clone());
-                mask_secrets(child, path);
-                path.pop();
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                if in_auth_keys && path.len() == 3 && !item.is_object() && !item.is_null() {
-                    *item = Value::String(MASK.to_owned());
-                } else {
-                    mask_secrets(item, path);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn secret_names_are_recognised() {
-        for key in [
-            "password",
-            "dbPassword",
-            "secret",
-            "clientSecret",
-            "client_secret",
-            "token",
-            "GITHUB_TOKEN",
-            "privateKey",
-            "private_key",
-            "apiKey",
-            "api-key",
-            "credentials",
-            "googleCredentials",
-        ] {
-            assert!(is_secret_key(key), "{key}");
-        }
-        for key in ["key", "sortKey", "tokenUrl", "secretName", "user", "keys"] {
-            assert!(!is_secret_key(key), "{key}");
-        }
-    }
-
-    #[test]
-    fn secrets_are_masked_everywhere() {
-        let mut value = json!({
-            "backend": {
-                "database": { "connection": { "password": "pw", "user": "u" } },
-                "auth": { "keys": [{ "secret": "s1", "other": "x" }, "raw"] },
-                "token": null,
-            },
-            "integrations": { "github": [{ "host": "github.com", "token": "t" }] },
-            "credentials": { "nested": "c" },
-        });
-        mask_secrets(&mut value, &mut Vec::new());
-        assert_eq!(
-            value,
-            json!({
-                "backend": {
-                    "database": { "connection": { "password": MASK, "user": "u" } },
-                    "auth": { "keys": [{ "secret": MASK, "other": MASK }, MASK] },
-                    "token": null,
-                },
-                "integrations": { "github": [{ "host": "github.com", "token": MASK }] },
-                "credentials": MASK,
-            })
-        );
-    }
 }

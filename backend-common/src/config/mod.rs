@@ -35,6 +35,7 @@
 //! | [`ConfigReader`] | `ConfigReader` (layered lookup, getters, merge) |
 //! | [`read_duration`], [`HumanDuration`] | `readDurationFromConfig`, `HumanDuration`, `durationToMilliseconds` |
 //! | [`ListenAddress`] | `backend.listen` parsing of `readHttpServerOptions` |
+//! | [`secret_values`], [`mask_secrets`], [`is_secret_key`] | secrets by `@visibility secret` (we go by key name: no schemas yet) |
 //!
 //! ## Files
 //!
@@ -105,6 +106,7 @@ mod layer;
 mod listen;
 mod loader;
 mod reader;
+mod secrets;
 mod transform;
 mod yaml;
 
@@ -116,3 +118,4 @@ pub use layer::ConfigLayer;
 pub use listen::{DEFAULT_PORT, ListenAddress};
 pub use loader::{LoadConfigOptions, load_config};
 pub use reader::ConfigReader;
+pub use secrets::{SECRET_MASK, is_secret_key, mask_secrets, secret_values};
