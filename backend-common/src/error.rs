@@ -223,9 +223,158 @@ pub enum Error {
         reason: String,
     },
 
+    /// [`RootRouter::mount`](crate::http::RootRouter::mount) got a path that is empty or only
+    /// slashes and white space.
+    #[error("Root router path may not be empty")]
+    RootRouterPathEmpty,
+
+    /// [`RootRouter::mount`](crate::http::RootRouter::mount) got a path that is a prefix of a
+    /// mounted one or the other way round (compared lower-cased, with one trailing slash).
+    #[error("Path {path} conflicts with the existing path {existing}")]
+    RootRouterPathConflict {
+        /// The path being mounted.
+        path: String,
+        /// The mounted path it conflicts with.
+        existing: String,
+    },
+
+    /// [`RootRouterOptions::index_path`](crate::http::RootRouterOptions::index_path) is
+    /// `Some("")`.
+    #[error("indexPath option may not be an empty string")]
+    EmptyIndexPath,
+
+    /// An entry of `backend.health.headers` has an empty name or a value that is not a
+    /// non-empty string.
+    #[error("Invalid header {part} in at backend.health.headers, must be a non-empty string")]
+    InvalidHealthHeader {
+        /// `backend.health.headers.<name>`.
+        key: String,
+        /// `name` or `value`.
+        part: &'static str,
+    },
+
+    /// An HTTP setting in config (`backend.csp`, `backend.referrer.policy`, `backend.cors.*`,
+    /// `backend.health.headers`) has a value HTTP or helmet does not accept; `message` is
+    /// helmet's text where helmet has one.
+    #[error("Invalid config at '{key}', {message}")]
+    InvalidHttpConfig {
+        /// The config key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// An auth policy's `allow` is neither `unauthenticated` nor `user-cookie`.
+    #[error("Invalid auth policy")]
+    InvalidAuthPolicy {
+        /// The value given.
+        allow: String,
+    },
+
+    /// An auth policy path is not a valid `path-to-regexp` route (message as `path-to-regexp`
+    /// words it).
+    #[error("{message}: {path}; visit https://git.new/pathToRegexpError for info")]
+    InvalidAuthPolicyPath {
+        /// The policy path.
+        path: String,
+        /// What is wrong, e.g. `Unexpected ( at index 5, expected end`.
+        message: String,
+    },
+
+    /// An entry of `backend.auth.externalAccess` is invalid; the message is Backstage's.
+    #[error("{message}")]
+    ExternalAccessConfig {
+        /// The key of the offending value (`backend.auth.externalAccess[0].options.token`).
+        key: String,
+        /// Backstage's message, e.g. `Illegal token, must be at least 8 characters length`.
+        message: String,
+    },
+
+    /// An external access type this crate does not verify (`legacy`, `jwks`, or the
+    /// deprecated `backend.auth.keys`).
+    #[error(
+        "{key}: external access of type '{kind}' is not supported by this backend; only 'static' tokens are"
+    )]
+    UnsupportedExternalAccess {
+        /// `backend.auth.externalAccess[<i>].type` or `backend.auth.keys`.
+        key: String,
+        /// The type.
+        kind: String,
+    },
+
+    /// [`PluginRouter::try_use_router`](crate::http::PluginRouter::try_use_router) could not
+    /// merge a router (overlapping routes, or two custom fallbacks).
+    #[error("cannot add routes to plugin '{plugin_id}': {message}")]
+    RouteConflict {
+        /// The plugin.
+        plugin_id: String,
+        /// axum's explanation.
+        message: String,
+    },
+
+    /// The HTTP server could not listen on its address.
+    #[error("Failed to listen on {address}, {source}")]
+    Bind {
+        /// `<host>:<port>` as configured (the host empty for all interfaces).
+        address: String,
+        /// The I/O error.
+        source: io::Error,
+    },
+
+    /// The HTTP server could not be started or failed while running.
+    #[error("HTTP server error: {message}")]
+    Server {
+        /// What went wrong.
+        message: String,
+    },
+
     /// [`logging::init`](crate::logging::init) found a global `tracing` subscriber already set.
     #[error("a global tracing subscriber is already set")]
     SubscriberAlreadySet,
+
+    /// A `discovery.endpoints[].target` that is used for external URLs (a plain string target,
+    /// or `target.external`) is an SRV URL (`http+srv://…`, `https+srv://…`).
+    #[error("SRV resolver URLs cannot be used in the target for external endpoints")]
+    SrvExternalTarget {
+        /// `discovery.endpoints[<i>].target` or `discovery.endpoints[<i>].target.external`.
+        key: String,
+        /// The target as configured.
+        target: String,
+    },
+
+    /// A `discovery.endpoints[].target.internal` is an SRV URL; Backstage resolves those with
+    /// DNS SRV lookups, which [`HostDiscovery`](crate::discovery::HostDiscovery) does not support.
+    #[error(
+        "SRV resolver URLs are not supported, got '{target}' at '{key}'; use an http:// or https:// URL"
+    )]
+    SrvUnsupported {
+        /// `discovery.endpoints[<i>].target.internal`.
+        key: String,
+        /// The target as configured.
+        target: String,
+    },
+
+    /// A cron expression of a task schedule does not parse.
+    #[error("invalid cron expression '{expression}'{}, {reason}", AtKey(key.as_deref()))]
+    InvalidCron {
+        /// The config key it was read from (`frequency.cron`), if any.
+        key: Option<String>,
+        /// The expression as given.
+        expression: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+
+    /// The `scope` of a task schedule in config is neither `global` nor `local`.
+    #[error(
+        "Only \"global\" or \"local\" are allowed for TaskScheduleDefinition.scope, but got: {scope}"
+    )]
+    InvalidTaskScope {
+        /// The key that was read (`scope`, prefixed with the reader's path).
+        key: String,
+        /// The scope as configured.
+        scope: String,
+    },
 }
 
 impl Error {
@@ -274,6 +423,10 @@ impl Error {
                 key.as_deref()
             }
             Error::DurationRead { cause } => cause.key(),
+            Error::SrvExternalTarget { key, .. }
+            | Error::SrvUnsupported { key, .. }
+            | Error::InvalidTaskScope { key, .. } => Some(key),
+            Error::InvalidCron { key, .. } => key.as_deref(),
             _ => None,
         }
     }

@@ -43,15 +43,22 @@
 //! | [`Error`] | this crate's error enum, with Backstage's message texts | usable |
 //! | [`errors`] | Backstage's HTTP error kinds (`InputError`, `NotFoundError`, …): [`ApiError`] for handlers, statuses, `serializeError`, the JSON error body and its axum middleware; a separate type from [`Error`] | usable; no logging, no stack traces |
 //! | [`logging`] | `tracing` subscriber layer for hosts: `backend.logger.*` levels and overrides, JSON or pretty lines, secret redaction; libraries only emit events | usable; no reload on config change |
-//! | HTTP (planned) | the axum root router, plugin routers under `/api/<plugin-id>`, health endpoints, CORS and CSP from `backend.*` | planned |
+//! | [`discovery`] | Backstage's `HostDiscovery`: internal and external plugin base URLs from `backend.baseUrl`, `backend.listen`, `backend.https` and `discovery.endpoints` | usable; no SRV targets |
+//! | [`scheduler`] | scheduled tasks of one plugin, run in-process (duration, cron or manual; timeouts, trigger, cancel), `readSchedulerServiceTaskScheduleDefinitionFromConfig` and the `/.backstage/scheduler/v1` endpoints | usable; `global` tasks run in-process (no database coordination yet) |
+//! | [`http`] | the axum root router (security headers, CORS, request log, health endpoints, mounts with index fallback), plugin routers under `/api/<plugin-id>` with the lifecycle gate and credentials barrier, binding and graceful shutdown | usable; no compression, rate limiting or HTTPS |
+//! | [`auth`] | request [`Credentials`](auth::Credentials), static external access tokens, the per-plugin credentials barrier and auth policies | usable; static tokens only (no user or plugin tokens) |
 //! | config schema (planned) | `configSchema` collection, visibility filtering | planned |
 //!
 //! See [`config`] for how loading works and where we differ from Backstage.
 
+pub mod auth;
 pub mod config;
+pub mod discovery;
 mod error;
 pub mod errors;
+pub mod http;
 pub mod logging;
+pub mod scheduler;
 
 pub use error::{Error, FileProblem, Result};
 pub use errors::{ApiError, ErrorKind};

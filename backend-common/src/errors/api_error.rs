@@ -33,6 +33,12 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// ```
 #[derive(Debug)]
 pub struct ApiError {
+    // Boxed: handlers return `Result<_, ApiError>` everywhere, so keep it one pointer wide.
+    inner: Box<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     name: Cow<'static, str>,
     message: String,
     cause: Option<BoxError>,
@@ -52,10 +58,12 @@ impl ApiError {
     /// [`with_status`](Self::with_status).
     pub fn with_name(name: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         Self {
-            name: name.into(),
-            message: message.into(),
-            cause: None,
-            fields: Map::new(),
+            inner: Box::new(Inner {
+                name: name.into(),
+                message: message.into(),
+                cause: None,
+                fields: Map::new(),
+            }),
         }
     }
 
@@ -109,7 +117,7 @@ impl ApiError {
     /// is taken: an explicit status of the cause (see [`with_status`](Self::with_status)) is
     /// not, so a forwarded error with a custom name answers 500.
     pub fn forwarded(message: impl Into<String>, cause: ApiError) -> Self {
-        Self::with_name(cause.name.clone(), message).with_cause(cause)
+        Self::with_name(cause.inner.name.clone(), message).with_cause(cause)
     }
 
     /// Sets the cause and appends it to the message as Backstage does:
@@ -122,12 +130,12 @@ impl ApiError {
     pub fn with_cause(mut self, cause: impl Into<BoxError>) -> Self {
         let cause = cause.into();
         let described = describe(cause.as_ref());
-        self.message = if self.message.is_empty() {
+        self.inner.message = if self.inner.message.is_empty() {
             format!("caused by {described}")
         } else {
-            format!("{}; caused by {described}", self.message)
+            format!("{}; caused by {described}", self.inner.message)
         };
-        self.cause = Some(cause);
+        self.inner.cause = Some(cause);
         self
     }
 
@@ -138,7 +146,7 @@ impl ApiError {
     /// form. A `statusCode` or `status` field that is an integer in `100..=599` sets the
     /// status, as in Backstage; see [`with_status`](Self::with_status).
     pub fn with_field(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.fields.insert(key.into(), value.into());
+        self.inner.fields.insert(key.into(), value.into());
         self
     }
 
@@ -151,27 +159,27 @@ impl ApiError {
 
     /// The name: an [`ErrorKind::name`] or a custom name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.inner.name
     }
 
     /// The message, including the `; caused by …` suffix when there is a cause.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
 
     /// The kind whose name this error has, if any.
     pub fn kind(&self) -> Option<ErrorKind> {
-        ErrorKind::from_name(&self.name)
+        ErrorKind::from_name(&self.inner.name)
     }
 
     /// The cause set with [`with_cause`](Self::with_cause) or [`forwarded`](Self::forwarded).
     pub fn cause(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
-        self.cause.as_deref()
+        self.inner.cause.as_deref()
     }
 
     /// The extra fields, in insertion order.
     pub fn fields(&self) -> &Map<String, Value> {
-        &self.fields
+        &self.inner.fields
     }
 
     /// The HTTP status of the response, chosen as Backstage's error handler does: an integral
@@ -180,7 +188,7 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         ["statusCode", "status"]
             .iter()
-            .filter_map(|key| self.fields.get(*key)?.as_u64())
+            .filter_map(|key| self.inner.fields.get(*key)?.as_u64())
             .find(|code| (100..=599).contains(code))
             .and_then(|code| u16::try_from(code).ok())
             .or_else(|| self.kind().map(ErrorKind::status))
@@ -200,17 +208,17 @@ impl fmt::Display for ApiError {
     /// `<Name>: <message>`, or just the name when the message is empty (JavaScript's
     /// `Error.prototype.toString`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.message.is_empty() {
-            f.write_str(&self.name)
+        if self.inner.message.is_empty() {
+            f.write_str(&self.inner.name)
         } else {
-            write!(f, "{}: {}", self.name, self.message)
+            write!(f, "{}: {}", self.inner.name, self.inner.message)
         }
     }
 }
 
 impl StdError for ApiError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.cause
+        self.inner.cause
             .as_deref()
             .map(|cause| cause as &(dyn StdError + 'static))
     }
