@@ -879,14 +879,18 @@ mod tests {
     fn questionable_base_urls_are_warned_about() {
         assert_eq!(
             warnings_for("backstage.example.com", false),
-            ["WARN backend.baseUrl 'backstage.example.com' is not a valid URL (relative URL \
-              without a base); external plugin URLs are built from it"]
+            [
+                "WARN backend.baseUrl 'backstage.example.com' is not a valid URL (relative URL \
+              without a base); external plugin URLs are built from it"
+            ]
         );
         assert_eq!(
             warnings_for("http://localhost:7007", true),
-            ["WARN backend.baseUrl is set to a localhost URL ('http://localhost:7007') in \
+            [
+                "WARN backend.baseUrl is set to a localhost URL ('http://localhost:7007') in \
               production; other hosts and browsers will not be able to reach the external plugin \
-              URLs"]
+              URLs"
+            ]
         );
         assert!(warnings_for("http://localhost:7007", false).is_empty());
         assert!(warnings_for("https://backstage.example.com", true).is_empty());

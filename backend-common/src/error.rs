@@ -290,18 +290,6 @@ pub enum Error {
         message: String,
     },
 
-    /// An external access type this crate does not verify (`legacy`, `jwks`, or the
-    /// deprecated `backend.auth.keys`).
-    #[error(
-        "{key}: external access of type '{kind}' is not supported by this backend; only 'static' tokens are"
-    )]
-    UnsupportedExternalAccess {
-        /// `backend.auth.externalAccess[<i>].type` or `backend.auth.keys`.
-        key: String,
-        /// The type.
-        kind: String,
-    },
-
     /// [`PluginRouter::try_use_router`](crate::http::PluginRouter::try_use_router) could not
     /// merge a router (overlapping routes, or two custom fallbacks).
     #[error("cannot add routes to plugin '{plugin_id}': {message}")]

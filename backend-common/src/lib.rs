@@ -1,10 +1,14 @@
 //! # backstage-backend-common
 //!
-//! What every Rust Backstage backend needs besides its plugins: configuration today; errors,
-//! logging and HTTP routing next. Depend on it from a backend host or from a plugin that reads
-//! its own config. It is the Rust counterpart of `@backstage/config-loader` and
-//! `@backstage/config`, and will cover the parts of `@backstage/errors` and
+//! What every Rust Backstage backend needs besides its plugins: configuration, errors, logging,
+//! and the HTTP, auth, discovery and scheduler building blocks. It is the Rust counterpart of
+//! `@backstage/config-loader`, `@backstage/config`, `@backstage/errors` and the parts of
 //! `@backstage/backend-defaults` listed below.
+//!
+//! It is the bottom of the backend system and knows nothing of plugins: the service traits live
+//! in `backstage-core-plugin-api` (which re-exports the types plugins need from here), and
+//! `backstage-core-app-api` wraps these building blocks into the stock services. Use this crate
+//! directly to load config in a host, or to build a router without a backend.
 //!
 //! ```
 //! use backstage_backend_common::config::{ConfigReader, ListenAddress, read_duration};

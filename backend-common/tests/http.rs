@@ -93,7 +93,9 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
             .position(|w| w == b"\r\n")
             .expect("chunk size line");
         let size = usize::from_str_radix(
-            std::str::from_utf8(&data[..line_end]).expect("ascii").trim(),
+            std::str::from_utf8(&data[..line_end])
+                .expect("ascii")
+                .trim(),
             16,
         )
         .expect("chunk size");
@@ -139,7 +141,7 @@ async fn start() -> Backend {
     let a = PluginRouter::new(
         "a",
         gate_a.clone(),
-        AuthBarrier::from_config(&config, Arc::clone(&authenticator)).expect("barrier"),
+        AuthBarrier::from_config(&config, authenticator.clone()).expect("barrier"),
         pause,
     );
     let slow_started = Arc::new(Notify::new());
@@ -207,7 +209,10 @@ async fn health_endpoints() {
     );
     backend.health.set_up();
     let ready = request(backend.addr, "GET", "/.backstage/health/v1/readiness", None).await;
-    assert_eq!((ready.status, ready.text()), (200, r#"{"status":"ok"}"#.to_owned()));
+    assert_eq!(
+        (ready.status, ready.text()),
+        (200, r#"{"status":"ok"}"#.to_owned())
+    );
     backend.health.set_down();
     let ready = request(backend.addr, "GET", "/.backstage/health/v1/readiness", None).await;
     assert_eq!(ready.status, 503);
@@ -285,7 +290,10 @@ async fn requests_wait_for_the_plugin_to_start() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     backend.gate_b.open();
     let reply = waiting.await.expect("task");
-    assert_eq!((reply.status, reply.text()), (200, "hello from b".to_owned()));
+    assert_eq!(
+        (reply.status, reply.text()),
+        (200, "hello from b".to_owned())
+    );
 
     backend.gate_b.close();
     let start = Instant::now();

@@ -735,7 +735,7 @@ impl PluginStart {
                 Some(ExtensionPointProvider::PerModule(factory)) => {
                     let reports = reports.clone();
                     let plugin = plugin_id.to_string();
-                    let reporter: Arc<dyn Fn(&str, BoxError) + Send + Sync> = Arc::new(
+                    let reporter: backstage_core_plugin_api::FailureReporter = Arc::new(
                         move |module: &str, error: BoxError| {
                             let mut guard = lock(&reports);
                             if guard.0 {

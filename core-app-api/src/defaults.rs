@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::Router;
 use backstage_backend_common::auth::{
-    AuthBarrier, AuthPolicyAllow, Credentials, TokenAuthenticator,
+    AuthBarrier, AuthPolicyAllow, Credentials, TokenAuthenticator, TokenValidator,
 };
 use backstage_backend_common::config::{
     ConfigReader, ListenAddress, LoadConfigOptions, load_config,
@@ -294,9 +294,22 @@ fn root_http_router_factory(listen: bool, index_path: Option<String>) -> Service
 
 /// What every plugin's HTTP router shares.
 struct HttpRouterContext {
-    authenticator: Arc<TokenAuthenticator>,
     config: ConfigReader,
     pause_timeout: Duration,
+}
+
+/// Lets the credentials barrier use the plugin's auth service (the stock one, or a host's).
+struct AuthServiceValidator(Arc<dyn AuthService>);
+
+impl TokenValidator for AuthServiceValidator {
+    fn authenticate_for_plugin(
+        &self,
+        token: &str,
+        _plugin_id: Option<&str>,
+    ) -> Result<Credentials, ApiError> {
+        // The service instance is the plugin's own, so it knows the plugin.
+        self.0.authenticate(token)
+    }
 }
 
 /// The stock plugin HTTP router.
@@ -319,7 +332,6 @@ fn http_router_factory() -> ServiceFactory {
             let config = config.reader();
             let pause_timeout = startup_request_pause_timeout(&config)?;
             Ok::<_, BoxError>(HttpRouterContext {
-                authenticator: Arc::new(TokenAuthenticator::from_config(&config)?),
                 config,
                 pause_timeout,
             })
@@ -328,11 +340,13 @@ fn http_router_factory() -> ServiceFactory {
             core_services::PLUGIN_METADATA,
             core_services::LIFECYCLE,
             core_services::ROOT_HTTP_ROUTER,
+            core_services::AUTH,
         ),
-        |(metadata, lifecycle, root), ctx: Arc<HttpRouterContext>| async move {
+        |(metadata, lifecycle, root, auth), ctx: Arc<HttpRouterContext>| async move {
             let plugin_id = metadata.plugin_id();
             let gate = LifecycleGate::new();
-            let barrier = AuthBarrier::from_config(&ctx.config, ctx.authenticator.clone())?;
+            let barrier =
+                AuthBarrier::from_config(&ctx.config, Arc::new(AuthServiceValidator(auth)))?;
             let router = PluginRouter::new(plugin_id, gate.clone(), barrier, ctx.pause_timeout);
             root.use_router(&format!("/api/{plugin_id}"), router.router())?;
             let open = gate.clone();
@@ -350,12 +364,17 @@ fn http_router_factory() -> ServiceFactory {
     .initialization(backstage_core_plugin_api::Initialization::Always)
 }
 
-/// The stock auth service: static external-access tokens.
-struct DefaultAuth(Arc<TokenAuthenticator>);
+/// The stock auth service: static external-access tokens, checked against the plugin's
+/// access restrictions.
+struct DefaultAuth {
+    authenticator: Arc<TokenAuthenticator>,
+    plugin_id: String,
+}
 
 impl AuthService for DefaultAuth {
     fn authenticate(&self, token: &str) -> Result<Credentials, ApiError> {
-        self.0.authenticate(token)
+        self.authenticator
+            .authenticate_for_plugin(token, Some(&self.plugin_id))
     }
 }
 
@@ -364,9 +383,12 @@ fn auth_factory() -> ServiceFactory {
         core_services::AUTH,
         core_services::ROOT_CONFIG,
         |config| async move { Ok::<_, BoxError>(TokenAuthenticator::from_config(&config.reader())?) },
-        (),
-        |(), authenticator: Arc<TokenAuthenticator>| async move {
-            Ok::<_, BoxError>(Arc::new(DefaultAuth(authenticator)) as Arc<dyn AuthService>)
+        core_services::PLUGIN_METADATA,
+        |metadata, authenticator: Arc<TokenAuthenticator>| async move {
+            Ok::<_, BoxError>(Arc::new(DefaultAuth {
+                authenticator,
+                plugin_id: metadata.plugin_id().to_owned(),
+            }) as Arc<dyn AuthService>)
         },
     )
 }

@@ -87,7 +87,7 @@ pub use backend::Backend;
 pub use defaults::{ConfigSource, DefaultRootHttpRouter, DefaultServices, create_backend};
 pub use error::{Error, ServiceError};
 pub use lifecycle::DEFAULT_SHUTDOWN_HOOK_TIMEOUT;
-pub use runner::{run, shutdown_signal};
+pub use runner::{ShutdownSignal, run, shutdown_signal};
 pub use startup::{
     BackendStartupError, ModuleStartupResult, PluginStartupResult, StartupFailure, StartupOutcome,
     StartupResult,

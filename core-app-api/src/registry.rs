@@ -18,6 +18,8 @@ use crate::error::ServiceError;
 use crate::lifecycle::LifecycleImpl;
 
 type Cell = Arc<OnceCell<Result<ErasedValue, ServiceError>>>;
+/// Service id, factory index, plugin id.
+type PluginInstanceKey = (&'static str, usize, Arc<str>);
 
 /// Ids the backend provides itself; factories for them are rejected.
 pub(crate) const FRAMEWORK_IDS: [&str; 4] = [
@@ -59,7 +61,7 @@ pub(crate) struct Registry {
     defaults: Mutex<HashMap<&'static str, ServiceFactory>>,
     root_instances: Mutex<HashMap<(&'static str, usize), Cell>>,
     root_contexts: Mutex<HashMap<(&'static str, usize), Cell>>,
-    plugin_instances: Mutex<HashMap<(&'static str, usize, Arc<str>), Cell>>,
+    plugin_instances: Mutex<HashMap<PluginInstanceKey, Cell>>,
     instantiated: Mutex<HashSet<&'static str>>,
     pub(crate) root_lifecycle: Arc<LifecycleImpl>,
     plugin_lifecycles: Mutex<HashMap<Arc<str>, Arc<LifecycleImpl>>>,

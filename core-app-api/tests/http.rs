@@ -1,6 +1,9 @@
 //! A backend with two plugins on a real socket: plugin routes, health endpoints, the error
 //! body, auth, 404s, and what stopping does to readiness and the server.
 
+// Test helpers outside `#[test]` functions panic on purpose, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! Init order, instance sharing, lazy creation, the start-up failure policy and shutdown
 //! order (spec §1.6–1.8, §2.7–2.10).
 
+// Test helpers outside `#[test]` functions panic on purpose, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,9 @@
 //! Every wiring problem of spec §2.11 is reported by `start()` before any init runs, all at
 //! once, and a cycle never hangs.
 
+// Test helpers outside `#[test]` functions panic on purpose, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

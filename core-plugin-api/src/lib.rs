@@ -84,8 +84,8 @@ pub use factory::{BoxFuture, Initialization, ServiceFactory};
 pub use feature::{Feature, FeatureLoader};
 pub use ids::{IdStyle, check_module_id, check_plugin_id};
 pub use plugin::{
-    ExtensionPointFactory, ExtensionPointProvider, ExtensionPointRegistration, InitFn, Module,
-    ModuleContext, ModuleRegistrar, Plugin, PluginRegistrar, Registration,
+    ExtensionPointFactory, ExtensionPointProvider, ExtensionPointRegistration, FailureReporter,
+    InitFn, Module, ModuleContext, ModuleRegistrar, Plugin, PluginRegistrar, Registration,
 };
 pub use service_ref::{
     DefaultFactory, ExtensionPoint, MultitonRef, ServiceInfo, ServiceRef, ServiceRefLike,

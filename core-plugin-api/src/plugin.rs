@@ -71,13 +71,16 @@ impl fmt::Debug for Registration {
     }
 }
 
+/// Receives a module id and the failure a plugin reports for it.
+pub type FailureReporter = Arc<dyn Fn(&str, BoxError) + Send + Sync>;
+
 /// Handed to an extension point factory: which module the value is for, and a way for the
 /// plugin to mark that module as failed later (spec §2.2 `reportModuleStartupFailure`).
 #[derive(Clone)]
 pub struct ModuleContext {
     plugin_id: String,
     module_id: String,
-    reporter: Arc<dyn Fn(&str, BoxError) + Send + Sync>,
+    reporter: FailureReporter,
 }
 
 impl ModuleContext {
@@ -85,7 +88,7 @@ impl ModuleContext {
     pub fn new(
         plugin_id: impl Into<String>,
         module_id: impl Into<String>,
-        reporter: Arc<dyn Fn(&str, BoxError) + Send + Sync>,
+        reporter: FailureReporter,
     ) -> Self {
         Self {
             plugin_id: plugin_id.into(),

@@ -18,6 +18,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
+use backstage_backend_common::auth::Principal;
 use backstage_core_plugin_api::services::lifecycle::hook;
 use backstage_core_plugin_api::services::scheduler::{
     TaskDefinition, TaskFrequency, TaskSchedule, TaskScope,
@@ -26,7 +27,6 @@ use backstage_core_plugin_api::{
     ApiError, AuthPolicyAllow, BoxError, Credentials, ExtensionPoint, Module, Plugin,
     ServiceFactory, ServiceRef, core_services,
 };
-use backstage_backend_common::auth::Principal;
 use serde::{Deserialize, Serialize};
 
 /// A todo item.
@@ -123,7 +123,10 @@ struct NewTodo {
 /// The plugin's routes, usable without a backend: hand it a store.
 pub fn router(store: Arc<dyn TodoStore>) -> Router {
     Router::new()
-        .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .route(
+            "/health",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
         .route("/todos", get(list).post(create))
         .route("/todos/{id}", get(one))
         .with_state(store)
@@ -176,43 +179,50 @@ pub fn plugin() -> Plugin {
             core_services::LOGGER,
             core_services::SCHEDULER,
         );
-        reg.register_init(deps, move |(store, http, lifecycle, logger, scheduler)| async move {
-            // Modules ran before this init: their seeds are in.
-            let seeded = std::mem::take(&mut *seeds.0.lock().unwrap_or_else(PoisonError::into_inner));
-            for title in &seeded {
-                store.add(title, None);
-            }
-            http.use_router(router(store.clone()));
-            http.add_auth_policy("/health", AuthPolicyAllow::Unauthenticated)?;
+        reg.register_init(
+            deps,
+            move |(store, http, lifecycle, logger, scheduler)| async move {
+                // Modules ran before this init: their seeds are in.
+                let seeded =
+                    std::mem::take(&mut *seeds.0.lock().unwrap_or_else(PoisonError::into_inner));
+                for title in &seeded {
+                    store.add(title, None);
+                }
+                http.use_router(router(store.clone()));
+                http.add_auth_policy("/health", AuthPolicyAllow::Unauthenticated)?;
 
-            let counting = store.clone();
-            let task_logger = logger.clone();
-            scheduler
-                .schedule_task(TaskDefinition::new(
-                    "todo-count",
-                    TaskSchedule {
-                        frequency: TaskFrequency::Every(Duration::from_secs(60)),
-                        timeout: Duration::from_secs(5),
-                        initial_delay: None,
-                        scope: TaskScope::Local,
-                    },
-                    move |_cancel| {
-                        let count = counting.list().len();
-                        let logger = task_logger.clone();
-                        async move {
-                            logger.info(&format!("{count} todos"));
-                            Ok(())
-                        }
-                    },
-                ))
-                .await?;
+                let counting = store.clone();
+                let task_logger = logger.clone();
+                scheduler
+                    .schedule_task(TaskDefinition::new(
+                        "todo-count",
+                        TaskSchedule {
+                            frequency: TaskFrequency::Every(Duration::from_secs(60)),
+                            timeout: Duration::from_secs(5),
+                            initial_delay: None,
+                            scope: TaskScope::Local,
+                        },
+                        move |_cancel| {
+                            let count = counting.list().len();
+                            let logger = task_logger.clone();
+                            async move {
+                                logger.info(&format!("{count} todos"));
+                                Ok(())
+                            }
+                        },
+                    ))
+                    .await?;
 
-            lifecycle.add_startup_hook(hook(move || async move {
-                logger.info(&format!("todo plugin serving, seeded {} todos", seeded.len()));
+                lifecycle.add_startup_hook(hook(move || async move {
+                    logger.info(&format!(
+                        "todo plugin serving, seeded {} todos",
+                        seeded.len()
+                    ));
+                    Ok::<_, BoxError>(())
+                }))?;
                 Ok::<_, BoxError>(())
-            }))?;
-            Ok::<_, BoxError>(())
-        });
+            },
+        );
     })
 }
 

@@ -5,12 +5,14 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::http::{HeaderMap, header};
 
+#[cfg(any(doc, test))]
+use super::TokenAuthenticator;
 use super::policy::PathPolicy;
-use super::{AuthPolicyAllow, Credentials, TokenAuthenticator};
+use super::{AuthPolicyAllow, Credentials, TokenValidator};
+use crate::Result;
 use crate::config::ConfigReader;
 use crate::errors::ApiError;
 use crate::http::util::is_js_space;
-use crate::Result;
 
 /// Per-plugin credentials barrier (spec §3.5 step 4), as Backstage's
 /// `createCredentialsBarrier`. Clones share the policies; use one barrier per plugin.
@@ -52,7 +54,7 @@ pub struct AuthBarrier {
 }
 
 struct BarrierInner {
-    authenticator: Arc<TokenAuthenticator>,
+    authenticator: Arc<dyn TokenValidator>,
     disable_default_policy: bool,
     policies: RwLock<Policies>,
 }
@@ -72,10 +74,7 @@ impl fmt::Debug for AuthBarrier {
             .unwrap_or_else(PoisonError::into_inner);
         f.debug_struct("AuthBarrier")
             .field("plugin_id", &self.plugin_id)
-            .field(
-                "disable_default_policy",
-                &self.inner.disable_default_policy,
-            )
+            .field("disable_default_policy", &self.inner.disable_default_policy)
             .field("unauthenticated_policies", &policies.unauthenticated.len())
             .field("user_cookie_policies", &policies.user_cookie.len())
             .finish_non_exhaustive()
@@ -83,10 +82,11 @@ impl fmt::Debug for AuthBarrier {
 }
 
 impl AuthBarrier {
-    /// A barrier checking tokens with `authenticator`; with `disable_default_policy` every
-    /// request passes (and policies are ignored).
+    /// A barrier checking tokens with `authenticator` (a [`TokenAuthenticator`], or a
+    /// backend's own auth service); with `disable_default_policy` every request passes (and
+    /// policies are ignored).
     #[must_use]
-    pub fn new(authenticator: Arc<TokenAuthenticator>, disable_default_policy: bool) -> Self {
+    pub fn new(authenticator: Arc<dyn TokenValidator>, disable_default_policy: bool) -> Self {
         Self {
             inner: Arc::new(BarrierInner {
                 authenticator,
@@ -102,7 +102,10 @@ impl AuthBarrier {
     /// # Errors
     ///
     /// Reader errors for a value that is not a boolean.
-    pub fn from_config(config: &ConfigReader, authenticator: Arc<TokenAuthenticator>) -> Result<Self> {
+    pub fn from_config(
+        config: &ConfigReader,
+        authenticator: Arc<dyn TokenValidator>,
+    ) -> Result<Self> {
         let disable = config
             .optional_boolean("backend.auth.dangerouslyDisableDefaultAuthPolicy")?
             .unwrap_or(false);
@@ -154,8 +157,12 @@ impl AuthBarrier {
     /// # Errors
     ///
     /// `401 AuthenticationError` `Missing credentials` without a token where one is required,
-    /// and the errors of [`TokenAuthenticator::authenticate_for_plugin`] for a bad one.
-    pub fn check(&self, headers: &HeaderMap, path_in_plugin: &str) -> Result<Credentials, ApiError> {
+    /// and the errors of [`TokenValidator::authenticate_for_plugin`] for a bad one.
+    pub fn check(
+        &self,
+        headers: &HeaderMap,
+        path_in_plugin: &str,
+    ) -> Result<Credentials, ApiError> {
         let token = bearer_token(headers);
         let required = !self.inner.disable_default_policy && {
             let policies = self
@@ -171,7 +178,10 @@ impl AuthBarrier {
         let plugin_id = self.plugin_id.as_deref();
         match (token, required) {
             (None, true) => Err(ApiError::authentication("Missing credentials")),
-            (Some(token), true) => self.inner.authenticator.authenticate_for_plugin(token, plugin_id),
+            (Some(token), true) => self
+                .inner
+                .authenticator
+                .authenticate_for_plugin(token, plugin_id),
             (None, false) => Ok(Credentials::none()),
             (Some(token), false) => Ok(self
                 .inner
@@ -319,7 +329,12 @@ mod tests {
         } } }));
         let barrier = AuthBarrier::from_config(&config, authenticator()).expect("valid");
         assert!(barrier.is_default_policy_disabled());
-        assert!(barrier.check(&headers(None), "/anything").expect("open").is_none());
+        assert!(
+            barrier
+                .check(&headers(None), "/anything")
+                .expect("open")
+                .is_none()
+        );
         assert_eq!(
             barrier
                 .check(&headers(Some("Bearer good-token")), "/")

@@ -39,9 +39,9 @@
 //!   `401 Illegal token`, like any token no handler accepts;
 //! - **plugin-to-plugin service tokens** (and so the plugin's public keys: the JWKS endpoint
 //!   of a plugin router lists none);
-//! - the `legacy` and `jwks` external access types and `backend.auth.keys`, which are rejected
-//!   at start-up with [`Error::UnsupportedExternalAccess`](crate::Error::UnsupportedExternalAccess)
-//!   rather than silently ignored.
+//! - the `legacy` and `jwks` external access types and `backend.auth.keys`: a warning is
+//!   logged at start-up and their tokens are refused (401), so a Backstage `app-config.yaml`
+//!   that lists them still loads, and nothing is let in that we cannot verify.
 
 mod barrier;
 mod credentials;
@@ -51,4 +51,4 @@ mod token;
 pub use barrier::AuthBarrier;
 pub use credentials::{Credentials, Principal};
 pub use policy::AuthPolicyAllow;
-pub use token::TokenAuthenticator;
+pub use token::{TokenAuthenticator, TokenValidator};

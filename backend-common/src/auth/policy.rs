@@ -165,7 +165,12 @@ impl<'a> Parser<'a> {
         match self.chars.get(self.index) {
             Some(&c) if c == '$' || c == '_' || c.is_alphabetic() => {
                 while let Some(&c) = self.chars.get(self.index) {
-                    if c == '$' || c == '_' || c == '\u{200c}' || c == '\u{200d}' || c.is_alphanumeric() {
+                    if c == '$'
+                        || c == '_'
+                        || c == '\u{200c}'
+                        || c == '\u{200d}'
+                        || c.is_alphanumeric()
+                    {
                         value.push(c);
                         self.index += 1;
                     } else {

@@ -26,8 +26,9 @@ const KNOWN_TYPES: &str = "'static', 'legacy', 'jwks'";
 /// characters (`Illegal token, must be at least 8 characters length`), the subject has no white
 /// space (`Illegal subject, must be a set of non-space characters`); `accessRestrictions` are
 /// checked as Backstage's `readAccessRestrictionsFromConfig`. Entries of the types `legacy` and
-/// `jwks`, and the deprecated `backend.auth.keys`, are rejected as unsupported
-/// ([`Error::UnsupportedExternalAccess`]); other types as unknown.
+/// `jwks`, and the deprecated `backend.auth.keys`, are not supported: they are logged as a
+/// warning and ignored, so their tokens are refused (401) while the config still loads; other
+/// types are errors.
 ///
 /// A token is compared with every configured token in constant time. `Debug` lists subjects,
 /// never tokens.
@@ -87,9 +88,8 @@ impl TokenAuthenticator {
     /// # Errors
     ///
     /// Reader errors naming the key ([`Error::Missing`], [`Error::InvalidType`]) and
-    /// [`Error::ExternalAccessConfig`] with Backstage's messages for invalid entries;
-    /// [`Error::UnsupportedExternalAccess`] for `legacy` and `jwks` entries and for
-    /// `backend.auth.keys`.
+    /// [`Error::ExternalAccessConfig`] with Backstage's messages for invalid entries and
+    /// unknown types.
     pub fn from_config(config: &ConfigReader) -> Result<Self> {
         let mut entries = Vec::new();
         for entry in config
@@ -99,12 +99,12 @@ impl TokenAuthenticator {
             let kind = entry.string("type")?;
             match kind.as_str() {
                 "static" => entries.push(read_static(&entry)?),
-                "legacy" | "jwks" => {
-                    return Err(Error::UnsupportedExternalAccess {
-                        key: format!("{}.type", entry.prefix()),
-                        kind,
-                    });
-                }
+                // Fail closed: such tokens are not accepted (401), but a Backstage config that
+                // lists them still starts.
+                "legacy" | "jwks" => tracing::warn!(
+                    "{}.type: external access of type '{kind}' is not supported by this backend and is ignored; only 'static' tokens are accepted",
+                    entry.prefix()
+                ),
                 _ => {
                     return Err(Error::ExternalAccessConfig {
                         key: format!("{}.type", entry.prefix()),
@@ -119,10 +119,9 @@ impl TokenAuthenticator {
             .optional_config_array(LEGACY_KEYS_KEY)?
             .is_some_and(|keys| !keys.is_empty())
         {
-            return Err(Error::UnsupportedExternalAccess {
-                key: LEGACY_KEYS_KEY.to_owned(),
-                kind: "legacy".to_owned(),
-            });
+            tracing::warn!(
+                "{LEGACY_KEYS_KEY}: legacy backend keys are not supported by this backend and are ignored; tokens signed with them are refused"
+            );
         }
         Ok(Self { entries })
     }
@@ -160,6 +159,33 @@ impl TokenAuthenticator {
     /// `This token's access is restricted to plugin(s) '<a>', '<b>'` for a restricted token
     /// used on another plugin (or with no plugin).
     pub fn authenticate_for_plugin(
+        &self,
+        token: &str,
+        plugin_id: Option<&str>,
+    ) -> Result<Credentials, ApiError> {
+        TokenValidator::authenticate_for_plugin(self, token, plugin_id)
+    }
+}
+
+/// Turns a bearer token into credentials, for the [`AuthBarrier`](super::AuthBarrier).
+/// [`TokenAuthenticator`] implements it; a backend adapts its auth service to it, so a
+/// replaced auth service also guards the plugin routes.
+pub trait TokenValidator: Send + Sync {
+    /// The credentials of `token` when calling `plugin_id`.
+    ///
+    /// # Errors
+    ///
+    /// `401 AuthenticationError` for a token that is not accepted, `403 NotAllowedError` for
+    /// one that is not allowed for this plugin.
+    fn authenticate_for_plugin(
+        &self,
+        token: &str,
+        plugin_id: Option<&str>,
+    ) -> Result<Credentials, ApiError>;
+}
+
+impl TokenValidator for TokenAuthenticator {
+    fn authenticate_for_plugin(
         &self,
         token: &str,
         plugin_id: Option<&str>,
@@ -432,8 +458,9 @@ mod tests {
             err(json!({ "token": "validtoken", "subject": "hasnewline\n" })),
             "Illegal subject, must be a set of non-space characters"
         );
-        let error = from(json!([{ "type": "static", "options": { "token": "short", "subject": "ok" } }]))
-            .expect_err("invalid");
+        let error =
+            from(json!([{ "type": "static", "options": { "token": "short", "subject": "ok" } }]))
+                .expect_err("invalid");
         assert!(matches!(
             error,
             Error::ExternalAccessConfig { ref key, .. } if key == "backend.auth.externalAccess[0].options.token"
@@ -442,22 +469,26 @@ mod tests {
 
     #[test]
     fn other_types_are_unsupported_or_unknown() {
-        let error = from(json!([{ "type": "jwks", "options": { "url": "https://x" } }]))
-            .expect_err("unsupported");
+        let ignored = from(json!([
+            { "type": "jwks", "options": { "url": "https://x" } },
+            { "type": "legacy", "options": { "secret": "abcdefghijk", "subject": "s" } },
+            { "type": "static", "options": { "token": "abcabcabc", "subject": "one" } },
+        ]))
+        .expect("unsupported types are ignored");
+        assert_eq!(ignored.len(), 1);
+        assert!(ignored.authenticate("abcdefghijk").is_err());
         assert_eq!(
-            error.to_string(),
-            "backend.auth.externalAccess[0].type: external access of type 'jwks' is not supported by this backend; only 'static' tokens are"
-        );
-        assert!(from(json!([{ "type": "legacy", "options": { "secret": "abc" } }])).is_err());
-        assert_eq!(
-            from(json!([{ "type": "magic" }])).expect_err("unknown").to_string(),
+            from(json!([{ "type": "magic" }]))
+                .expect_err("unknown")
+                .to_string(),
             "Unknown type 'magic' in backend.auth.externalAccess, expected one of 'static', 'legacy', 'jwks'"
         );
         let legacy = TokenAuthenticator::from_config(&ConfigReader::from_value(json!({
             "backend": { "auth": { "keys": [{ "secret": "abc" }] } }
         })))
-        .expect_err("unsupported");
-        assert!(legacy.to_string().starts_with("backend.auth.keys: "), "{legacy}");
+        .expect("legacy keys are ignored");
+        assert!(legacy.is_empty());
+        assert!(legacy.authenticate("abc").is_err());
     }
 
     #[test]
@@ -481,7 +512,11 @@ mod tests {
         assert_eq!(error.to_string(), "AuthenticationError: Illegal token");
         assert!(auth.authenticate("abcabcab").is_err());
         assert!(auth.authenticate("abcabcabcd").is_err());
-        assert!(TokenAuthenticator::empty().authenticate("abcabcabc").is_err());
+        assert!(
+            TokenAuthenticator::empty()
+                .authenticate("abcabcabc")
+                .is_err()
+        );
     }
 
     #[test]

@@ -218,7 +218,8 @@ impl fmt::Display for ApiError {
 
 impl StdError for ApiError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.inner.cause
+        self.inner
+            .cause
             .as_deref()
             .map(|cause| cause as &(dyn StdError + 'static))
     }

@@ -3,9 +3,9 @@
 
 use std::time::SystemTime;
 
+use axum::body::HttpBody as _;
 use axum::http::{HeaderMap, Method, Uri, Version, header};
 use axum::response::Response;
-use axum::body::HttpBody as _;
 
 use super::util::iso_timestamp;
 
@@ -19,8 +19,15 @@ pub(crate) struct RequestInfo {
 }
 
 impl RequestInfo {
-    pub(crate) fn capture(method: &Method, uri: &Uri, version: Version, headers: &HeaderMap) -> Self {
-        let text = |value: &axum::http::HeaderValue| String::from_utf8_lossy(value.as_bytes()).into_owned();
+    pub(crate) fn capture(
+        method: &Method,
+        uri: &Uri,
+        version: Version,
+        headers: &HeaderMap,
+    ) -> Self {
+        let text = |value: &axum::http::HeaderValue| {
+            String::from_utf8_lossy(value.as_bytes()).into_owned()
+        };
         Self {
             method: method.clone(),
             url: uri

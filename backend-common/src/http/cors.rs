@@ -160,11 +160,19 @@ impl Cors {
         }
         if preflight {
             if let Some(methods) = &self.methods {
-                set(response, header::ACCESS_CONTROL_ALLOW_METHODS, methods.clone());
+                set(
+                    response,
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    methods.clone(),
+                );
             }
             match &self.allowed_headers {
                 Some(Some(allowed)) => {
-                    set(response, header::ACCESS_CONTROL_ALLOW_HEADERS, allowed.clone());
+                    set(
+                        response,
+                        header::ACCESS_CONTROL_ALLOW_HEADERS,
+                        allowed.clone(),
+                    );
                 }
                 Some(None) => {}
                 None => {
@@ -186,7 +194,11 @@ impl Cors {
             }
         }
         if let Some(exposed) = &self.exposed_headers {
-            set(response, header::ACCESS_CONTROL_EXPOSE_HEADERS, exposed.clone());
+            set(
+                response,
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                exposed.clone(),
+            );
         }
     }
 }
@@ -252,15 +264,20 @@ mod tests {
     use serde_json::json;
 
     fn cors(config: Value) -> Cors {
-        Cors::from_config(&ConfigReader::from_value(json!({ "backend": { "cors": config } })))
-            .expect("valid")
-            .expect("enabled")
+        Cors::from_config(&ConfigReader::from_value(
+            json!({ "backend": { "cors": config } }),
+        ))
+        .expect("valid")
+        .expect("enabled")
     }
 
     fn request(origin: Option<&str>) -> HeaderMap {
         let mut headers = HeaderMap::new();
         if let Some(origin) = origin {
-            headers.insert(header::ORIGIN, HeaderValue::from_str(origin).expect("ascii"));
+            headers.insert(
+                header::ORIGIN,
+                HeaderValue::from_str(origin).expect("ascii"),
+            );
         }
         headers
     }
@@ -278,14 +295,28 @@ mod tests {
             cors.check(&request(Some("http://localhost:3000"))),
             Some(AllowOrigin::Reflect(v)) if v == "http://localhost:3000"
         ));
-        assert!(cors.check(&request(Some("HTTPS://App.Example.com"))).is_some());
+        assert!(
+            cors.check(&request(Some("HTTPS://App.Example.com")))
+                .is_some()
+        );
         assert!(cors.check(&request(Some("https://evil.com"))).is_none());
-        assert!(cors.check(&request(Some("https://a.b/.example.com"))).is_none());
+        assert!(
+            cors.check(&request(Some("https://a.b/.example.com")))
+                .is_none()
+        );
         assert!(cors.check(&request(None)).is_none());
 
         let single = super::tests::cors(json!({ "origin": "http://localhost:3000" }));
-        assert!(single.check(&request(Some("http://localhost:3000"))).is_some());
-        assert!(single.check(&request(Some("http://localhost:3001"))).is_none());
+        assert!(
+            single
+                .check(&request(Some("http://localhost:3000")))
+                .is_some()
+        );
+        assert!(
+            single
+                .check(&request(Some("http://localhost:3001")))
+                .is_none()
+        );
     }
 
     #[test]
@@ -322,7 +353,10 @@ mod tests {
         assert_eq!(h["vary"], "Origin, Access-Control-Request-Headers");
         assert_eq!(h["access-control-allow-credentials"], "true");
         assert_eq!(h["access-control-allow-methods"], "GET,POST");
-        assert_eq!(h["access-control-allow-headers"], "authorization,content-type");
+        assert_eq!(
+            h["access-control-allow-headers"],
+            "authorization,content-type"
+        );
         assert_eq!(h["access-control-max-age"], "600");
         assert_eq!(h["access-control-expose-headers"], "x-total");
         assert_eq!(h["content-length"], "0");
@@ -349,7 +383,8 @@ mod tests {
 
     #[test]
     fn actual_requests_get_origin_and_exposed_headers_only() {
-        let cors = cors(json!({ "origin": "http://a.com", "exposedHeaders": ["x-a"], "maxAge": 5 }));
+        let cors =
+            cors(json!({ "origin": "http://a.com", "exposedHeaders": ["x-a"], "maxAge": 5 }));
         let req = request(Some("http://a.com"));
         let origin = cors.check(&req).expect("allowed");
         let mut response = HeaderMap::new();
@@ -364,9 +399,11 @@ mod tests {
     #[test]
     fn config_errors_name_the_key() {
         let err = |config: Value| {
-            Cors::from_config(&ConfigReader::from_value(json!({ "backend": { "cors": config } })))
-                .expect_err("invalid")
-                .to_string()
+            Cors::from_config(&ConfigReader::from_value(
+                json!({ "backend": { "cors": config } }),
+            ))
+            .expect_err("invalid")
+            .to_string()
         };
         assert_eq!(
             err(json!({ "origin": 3 })),

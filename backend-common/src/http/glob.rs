@@ -6,8 +6,8 @@
 //! `{1..3}` numeric ranges (brace expansion), `\` escapes, a leading `!` (negation) and a
 //! leading `#` (a comment, which matches nothing). `**` is the same as `*`. Matching is
 //! case-insensitive and segment-wise (split on `/`); a wildcard never matches a leading `.`
-//! of a segment, nor an empty segment. Extended globs (`+(a|b)`, `@(…)`) are not supported: their characters are
-//! literal.
+//! of a segment, nor an empty segment. Extended globs (`+(a|b)`, `@(…)`) are not supported:
+//! their characters are literal.
 
 use regex::Regex;
 
@@ -264,9 +264,7 @@ fn find_brace(pattern: &str) -> Option<(usize, usize, Vec<String>)> {
             }
             i += 1;
         }
-        let Some(close) = close else {
-            return None;
-        };
+        let close = close?;
         let inner = pattern.get(open + 1..close)?;
         if !commas.is_empty() {
             let mut parts = Vec::new();
@@ -320,7 +318,10 @@ mod tests {
         assert!(matches("https://*.example.com", "https://app.example.com"));
         assert!(matches("https://*.example.com", "https://a-b.EXAMPLE.com"));
         assert!(!matches("https://*.example.com", "https://example.com"));
-        assert!(!matches("https://*.example.com", "https://x.example.com/path"));
+        assert!(!matches(
+            "https://*.example.com",
+            "https://x.example.com/path"
+        ));
         assert!(!matches("*", "http://localhost:3000"));
         assert!(!matches("*", ""));
         assert!(matches("https://**.example.com", "https://app.example.com"));
@@ -331,13 +332,34 @@ mod tests {
     #[test]
     fn classes_question_marks_and_braces() {
         assert!(matches("http://localhost:300?", "http://localhost:3007"));
-        assert!(matches("http://localhost:300[0-3]", "http://localhost:3002"));
-        assert!(!matches("http://localhost:300[0-3]", "http://localhost:3005"));
-        assert!(matches("http://localhost:300[!0-3]", "http://localhost:3005"));
-        assert!(matches("https://{a,b}.example.com", "https://b.example.com"));
-        assert!(!matches("https://{a,b}.example.com", "https://c.example.com"));
-        assert!(matches("http://localhost:{3000..3002}", "http://localhost:3001"));
-        assert!(!matches("http://localhost:{3000..3002}", "http://localhost:3003"));
+        assert!(matches(
+            "http://localhost:300[0-3]",
+            "http://localhost:3002"
+        ));
+        assert!(!matches(
+            "http://localhost:300[0-3]",
+            "http://localhost:3005"
+        ));
+        assert!(matches(
+            "http://localhost:300[!0-3]",
+            "http://localhost:3005"
+        ));
+        assert!(matches(
+            "https://{a,b}.example.com",
+            "https://b.example.com"
+        ));
+        assert!(!matches(
+            "https://{a,b}.example.com",
+            "https://c.example.com"
+        ));
+        assert!(matches(
+            "http://localhost:{3000..3002}",
+            "http://localhost:3001"
+        ));
+        assert!(!matches(
+            "http://localhost:{3000..3002}",
+            "http://localhost:3003"
+        ));
         assert!(matches("http://[x", "http://[x"));
         assert!(matches("a\\*b", "a*b"));
         assert!(!matches("a\\*b", "axb"));

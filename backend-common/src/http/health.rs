@@ -215,7 +215,10 @@ mod tests {
 
         let live = get(LIVENESS_PATH);
         assert_eq!(live.status(), 200);
-        assert_eq!(live.headers()["content-type"], "application/json; charset=utf-8");
+        assert_eq!(
+            live.headers()["content-type"],
+            "application/json; charset=utf-8"
+        );
         assert_eq!(body(live).await.to_string(), r#"{"status":"ok"}"#);
 
         let ready = get(READINESS_PATH);
@@ -248,8 +251,16 @@ mod tests {
         let routes = routes(json!({}), &HealthState::new());
         assert!(routes.respond(&Method::HEAD, LIVENESS_PATH).is_some());
         assert!(routes.respond(&Method::POST, LIVENESS_PATH).is_none());
-        assert!(routes.respond(&Method::GET, "/.backstage/health/v1").is_none());
-        assert!(routes.respond(&Method::GET, "/.backstage/health/v1/liveness/").is_some());
+        assert!(
+            routes
+                .respond(&Method::GET, "/.backstage/health/v1")
+                .is_none()
+        );
+        assert!(
+            routes
+                .respond(&Method::GET, "/.backstage/health/v1/liveness/")
+                .is_some()
+        );
     }
 
     #[test]

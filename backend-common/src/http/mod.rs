@@ -110,6 +110,8 @@ mod plugin;
 mod root;
 mod security;
 mod server;
+#[cfg(test)]
+mod test_support;
 pub(crate) mod util;
 
 pub use health::{HealthCheck, HealthResponse, HealthState};

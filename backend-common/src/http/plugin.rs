@@ -1,6 +1,7 @@
 //! [`PluginRouter`]: one plugin's `httpRouter` (spec §3.5).
 
 use std::any::Any;
+use std::convert::Infallible;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -16,7 +17,6 @@ use tracing::Instrument;
 
 use super::error_handler::complete_error;
 use super::lifecycle::LifecycleGate;
-use super::root::path_and_query;
 use super::util::{json_response, route_matches};
 use crate::auth::{AuthBarrier, AuthPolicyAllow};
 use crate::{Error, Result};
@@ -139,7 +139,8 @@ impl PluginRouter {
         }
     }
 
-    /// As [`use_router`](Self::use_router), reporting overlaps.
+    /// As [`use_router`](Self::use_router), reporting overlaps. (axum refuses them by
+    /// panicking; the panic is caught, but the panic hook still prints its message.)
     ///
     /// # Errors
     ///
@@ -176,16 +177,15 @@ impl PluginRouter {
 
     /// The whole chain as an axum router, to mount at `/api/<pluginId>` with
     /// [`RootRouter::mount`](super::RootRouter::mount).
-    #[must_use]
     pub fn router(&self) -> Router {
         let inner = Arc::clone(&self.inner);
-        Router::new().fallback(move |request: Request| {
+        Router::new().fallback_service(tower::service_fn(move |request: Request| {
             let inner = Arc::clone(&inner);
             async move {
                 let span = tracing::info_span!("plugin", plugin = inner.plugin_id.as_str());
-                inner.handle(request).instrument(span).await
+                Ok::<_, Infallible>(inner.handle(request).instrument(span).await)
             }
-        })
+        }))
     }
 }
 
@@ -196,7 +196,7 @@ impl PluginInner {
         if (method == Method::GET || method == Method::HEAD) && route_matches(path, JWKS_PATH) {
             return json_response(StatusCode::OK, &json!({ "keys": [] }));
         }
-        let url = path_and_query(request.uri());
+        let uri = request.uri().clone();
         let response = match self.gate.wait(self.pause_timeout).await {
             Err(err) => err.into_response(),
             Ok(()) => match self.barrier.check(request.headers(), request.uri().path()) {
@@ -215,7 +215,7 @@ impl PluginInner {
                 }
             },
         };
-        complete_error(response, &method, &url, None)
+        complete_error(response, &method, &uri, None)
     }
 }
 

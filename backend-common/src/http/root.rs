@@ -1,5 +1,6 @@
 //! [`RootRouter`]: Backstage's `rootHttpRouter` (spec §3.4).
 
+use std::convert::Infallible;
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -192,13 +193,12 @@ impl RootRouter {
 
     /// The whole chain as an axum router, to pass to [`spawn_server`](super::spawn_server).
     /// It serves the routers mounted so far and those mounted later.
-    #[must_use]
     pub fn router(&self) -> Router {
         let inner = Arc::clone(&self.inner);
-        Router::new().fallback(move |request: Request| {
+        Router::new().fallback_service(tower::service_fn(move |request: Request| {
             let inner = Arc::clone(&inner);
-            async move { inner.handle(request).await }
-        })
+            async move { Ok::<_, Infallible>(inner.handle(request).await) }
+        }))
     }
 
     fn table(&self) -> Arc<MountTable> {
@@ -232,28 +232,35 @@ impl RootInner {
         }
         let mut cors_request = HeaderMap::new();
         if is_options
-            && let Some(requested) = request.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            && let Some(requested) = request
+                .headers()
+                .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
         {
             cors_request.insert(header::ACCESS_CONTROL_REQUEST_HEADERS, requested.clone());
         }
-        let info = RequestInfo::capture(
-            request.method(),
-            request.uri(),
-            request.version(),
-            request.headers(),
-        );
+        // Only capture what the log needs when it will be written.
+        let info = tracing::enabled!(tracing::Level::INFO).then(|| {
+            RequestInfo::capture(
+                request.method(),
+                request.uri(),
+                request.version(),
+                request.headers(),
+            )
+        });
         let method = request.method().clone();
-        let url = path_and_query(request.uri());
+        let uri = request.uri().clone();
         let response = match self.health.respond(request.method(), request.uri().path()) {
             Some(response) => response,
             None => self.dispatch(request).await,
         };
-        let mut response = complete_error(response, &method, &url, Some("rootHttpRouter"));
+        let mut response = complete_error(response, &method, &uri, Some("rootHttpRouter"));
         if let Some((cors, origin)) = &cors {
             cors.apply(origin, is_options, &cors_request, response.headers_mut());
         }
         self.security.apply(response.headers_mut());
-        info.log(&response);
+        if let Some(info) = info {
+            info.log(&response);
+        }
         response
     }
 
@@ -266,8 +273,8 @@ impl RootInner {
         });
         if let Some((mount, rest)) = matched {
             return match with_path(request, &rest) {
-                Ok(request) => serve(mount.router.clone(), request).await,
-                Err(response) => response,
+                Some(request) => serve(mount.router.clone(), request).await,
+                None => StatusCode::BAD_REQUEST.into_response(),
             };
         }
         // Requests under `/api/` never reach the index router.
@@ -288,26 +295,17 @@ async fn serve(router: Router, request: Request) -> Response {
     }
 }
 
-/// The request's path and query, as Express's `req.originalUrl`.
-pub(crate) fn path_and_query(uri: &Uri) -> String {
-    uri.path_and_query()
-        .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned())
-}
-
-/// The request with its path replaced (the query kept).
-fn with_path(request: Request, path: &str) -> Result<Request, Response> {
+/// The request with its path replaced (the query kept); `None` if that is not a valid URI.
+fn with_path(request: Request, path: &str) -> Option<Request> {
     let (mut parts, body) = request.into_parts();
     let path_and_query = match parts.uri.query() {
         Some(query) => format!("{path}?{query}"),
         None => path.to_owned(),
     };
     let mut uri = parts.uri.into_parts();
-    uri.path_and_query = Some(
-        PathAndQuery::try_from(path_and_query)
-            .map_err(|_| StatusCode::BAD_REQUEST.into_response())?,
-    );
-    parts.uri = Uri::from_parts(uri).map_err(|_| StatusCode::BAD_REQUEST.into_response())?;
-    Ok(Request::from_parts(parts, body))
+    uri.path_and_query = Some(PathAndQuery::try_from(path_and_query).ok()?);
+    parts.uri = Uri::from_parts(uri).ok()?;
+    Some(Request::from_parts(parts, body))
 }
 
 #[cfg(test)]

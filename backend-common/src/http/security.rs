@@ -297,8 +297,10 @@ mod tests {
         let policy = |config: Value| referrer_policy(&ConfigReader::from_value(config));
         assert_eq!(policy(json!({})).expect("valid"), "no-referrer");
         assert_eq!(
-            policy(json!({ "backend": { "referrer": { "policy": ["same-origin", "strict-origin"] } } }))
-                .expect("valid"),
+            policy(
+                json!({ "backend": { "referrer": { "policy": ["same-origin", "strict-origin"] } } })
+            )
+            .expect("valid"),
             "same-origin,strict-origin"
         );
         assert_eq!(
@@ -327,8 +329,8 @@ mod tests {
 
     #[test]
     fn headers_do_not_override_the_handlers() {
-        let security = SecurityHeaders::from_config(&ConfigReader::from_value(json!({})))
-            .expect("valid");
+        let security =
+            SecurityHeaders::from_config(&ConfigReader::from_value(json!({}))).expect("valid");
         let mut headers = HeaderMap::new();
         headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
         security.apply(&mut headers);

@@ -36,7 +36,10 @@ pub(crate) fn not_found() -> Response {
 /// Whether `path` is what an Express route for `route` (a literal path) matches: compared
 /// case-insensitively, with one optional trailing slash (Express's non-strict routing).
 pub(crate) fn route_matches(path: &str, route: &str) -> bool {
-    let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    let path = path
+        .strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path);
     path.eq_ignore_ascii_case(route)
 }
 
@@ -157,18 +160,36 @@ mod tests {
 
     #[test]
     fn routes_match_with_optional_trailing_slash() {
-        assert!(route_matches("/.backstage/health/v1/liveness", "/.backstage/health/v1/liveness"));
-        assert!(route_matches("/.backstage/health/v1/liveness/", "/.backstage/health/v1/liveness"));
-        assert!(route_matches("/.BACKSTAGE/health/v1/LIVENESS", "/.backstage/health/v1/liveness"));
-        assert!(!route_matches("/.backstage/health/v1/liveness//", "/.backstage/health/v1/liveness"));
-        assert!(!route_matches("/.backstage/health/v1", "/.backstage/health/v1/liveness"));
+        assert!(route_matches(
+            "/.backstage/health/v1/liveness",
+            "/.backstage/health/v1/liveness"
+        ));
+        assert!(route_matches(
+            "/.backstage/health/v1/liveness/",
+            "/.backstage/health/v1/liveness"
+        ));
+        assert!(route_matches(
+            "/.BACKSTAGE/health/v1/LIVENESS",
+            "/.backstage/health/v1/liveness"
+        ));
+        assert!(!route_matches(
+            "/.backstage/health/v1/liveness//",
+            "/.backstage/health/v1/liveness"
+        ));
+        assert!(!route_matches(
+            "/.backstage/health/v1",
+            "/.backstage/health/v1/liveness"
+        ));
     }
 
     #[test]
     fn kebab_case_like_lodash() {
         assert_eq!(kebab_case("imgSrc"), "img-src");
         assert_eq!(kebab_case("img-src"), "img-src");
-        assert_eq!(kebab_case("upgradeInsecureRequests"), "upgrade-insecure-requests");
+        assert_eq!(
+            kebab_case("upgradeInsecureRequests"),
+            "upgrade-insecure-requests"
+        );
         assert_eq!(kebab_case("script_src_attr"), "script-src-attr");
         assert_eq!(kebab_case("IMGSrc"), "img-src");
         assert_eq!(kebab_case("foo2bar"), "foo-2-bar");

@@ -50,10 +50,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-#[allow(
-    clippy::result_large_err,
-    reason = "ApiError is the error type Backstage's scheduler API answers with; it is returned rarely"
-)]
 impl LocalScheduler {
     /// A scheduler for `plugin_id` whose task loops stop when `shutdown` fires; it reads the
     /// system clock.

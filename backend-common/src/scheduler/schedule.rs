@@ -477,7 +477,7 @@ mod tests {
             TaskFrequency::Manual
         );
         assert_eq!(
-            frequency(json!({ "cron": "*/5 * * * *" })).to_owned(),
+            frequency(json!({ "cron": "*/5 * * * *" })),
             TaskFrequency::Cron(CronExpr::parse("*/5 * * * *").unwrap())
         );
         assert_eq!(

@@ -723,3 +723,29 @@ async fn registration_and_run_failures_are_logged_with_the_task_id() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn huge_durations_do_not_overflow() {
+    let (scheduler, _shutdown) = scheduler();
+    let recorder = Recorder::new();
+    let schedule = TaskSchedule::every(Duration::MAX, Duration::MAX).initial_delay(Duration::MAX);
+    scheduler
+        .schedule_task(working_task("forever", schedule, &recorder, SECOND))
+        .unwrap();
+    settle().await;
+    assert_eq!(
+        task_json(&scheduler, "forever")["taskState"],
+        json!({ "status": "idle" })
+    );
+    scheduler.trigger_task("forever").unwrap();
+    settle().await;
+    let state = task_json(&scheduler, "forever")["taskState"].clone();
+    assert_eq!(state["status"], "running");
+    assert!(state.get("timesOutAt").is_none(), "{state}");
+    tokio::time::sleep(secs(2)).await;
+    assert_eq!(recorder.starts(), [0]);
+    assert_eq!(
+        task_json(&scheduler, "forever")["taskState"]["status"],
+        "idle"
+    );
+}

@@ -170,14 +170,9 @@ impl Worker {
         match schedule.initial_delay {
             // A manual task's first run is its first trigger: it has nothing to delay.
             Some(delay) if !manual => {
-                let starts_at = self.clock.now() + chrono_duration(delay);
-                self.sleep(
-                    Some(delay),
-                    Some(starts_at),
-                    WorkerStatus::InitialWait,
-                    &stop,
-                )
-                .await;
+                let starts_at = self.clock.now().checked_add_signed(chrono_duration(delay));
+                self.sleep(Some(delay), starts_at, WorkerStatus::InitialWait, &stop)
+                    .await;
             }
             _ => {}
         }

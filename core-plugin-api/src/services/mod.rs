@@ -9,26 +9,27 @@ pub mod logger;
 pub mod metadata;
 pub mod scheduler;
 
-/// Refs of the core services, Backstage's `coreServices`.
-///
-/// | ref | id | scope | provided by |
-/// |---|---|---|---|
-/// | [`ROOT_CONFIG`] | `core.rootConfig` | root | default factory |
-/// | [`ROOT_LOGGER`] | `core.rootLogger` | root | default factory |
-/// | [`LOGGER`] | `core.logger` | plugin | default factory |
-/// | [`ROOT_LIFECYCLE`] | `core.rootLifecycle` | root | the backend (cannot be overridden) |
-/// | [`LIFECYCLE`] | `core.lifecycle` | plugin | the backend (cannot be overridden) |
-/// | [`ROOT_HEALTH`] | `core.rootHealth` | root | default factory |
-/// | [`ROOT_HTTP_ROUTER`] | `core.rootHttpRouter` | root | default factory |
-/// | [`HTTP_ROUTER`] | `core.httpRouter` | plugin | default factory (initialised for every plugin) |
-/// | [`PLUGIN_METADATA`] | `core.pluginMetadata` | plugin | the backend (cannot be overridden) |
-/// | [`ROOT_INSTANCE_METADATA`] | `core.rootInstanceMetadata` | root | the backend |
-/// | [`DISCOVERY`] | `core.discovery` | plugin | default factory |
-/// | [`AUTH`] | `core.auth` | plugin | default factory |
-/// | [`SCHEDULER`] | `core.scheduler` | plugin | default factory (in-process) |
-/// | `core.database` ([`DATABASE_SERVICE_ID`]) | | plugin | the `backstage-database` crate |
-/// | `core.cache` ([`CACHE_SERVICE_ID`]) | | plugin | the `backstage-cache` crate |
 pub mod core_services {
+    //! Refs of the core services, Backstage's `coreServices`.
+    //!
+    //! | ref | id | scope | provided by |
+    //! |---|---|---|---|
+    //! | [`ROOT_CONFIG`] | `core.rootConfig` | root | default factory |
+    //! | [`ROOT_LOGGER`] | `core.rootLogger` | root | default factory |
+    //! | [`LOGGER`] | `core.logger` | plugin | default factory |
+    //! | [`ROOT_LIFECYCLE`] | `core.rootLifecycle` | root | the backend (cannot be overridden) |
+    //! | [`LIFECYCLE`] | `core.lifecycle` | plugin | the backend (cannot be overridden) |
+    //! | [`ROOT_HEALTH`] | `core.rootHealth` | root | default factory |
+    //! | [`ROOT_HTTP_ROUTER`] | `core.rootHttpRouter` | root | default factory |
+    //! | [`HTTP_ROUTER`] | `core.httpRouter` | plugin | default factory (initialised for every plugin) |
+    //! | [`PLUGIN_METADATA`] | `core.pluginMetadata` | plugin | the backend (cannot be overridden) |
+    //! | [`ROOT_INSTANCE_METADATA`] | `core.rootInstanceMetadata` | root | the backend |
+    //! | [`DISCOVERY`] | `core.discovery` | plugin | default factory |
+    //! | [`AUTH`] | `core.auth` | plugin | default factory |
+    //! | [`SCHEDULER`] | `core.scheduler` | plugin | default factory (in-process) |
+    //! | `core.database` ([`DATABASE_SERVICE_ID`]) | | plugin | the `backstage-database` crate |
+    //! | `core.cache` ([`CACHE_SERVICE_ID`]) | | plugin | the `backstage-cache` crate |
+
     use crate::service_ref::ServiceRef;
 
     use super::auth::AuthService;

@@ -8,14 +8,13 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use tower::ServiceExt;
-use tracing_subscriber::layer::SubscriberExt;
 
 use super::*;
 use crate::auth::{Credentials, Principal, TokenAuthenticator};
 use crate::config::ConfigReader;
 use crate::errors::ApiError;
+use crate::http::test_support::capture_logs;
 use crate::http::{HealthState, RootRouter, RootRouterOptions};
-use crate::logging::{Format, LogBuffer, LogLayer, LoggerConfig};
 
 const TOKEN: &str = "plugin-test-token";
 
@@ -201,7 +200,10 @@ async fn handlers_get_the_credentials() {
         .add_auth_policy("/whoami", AuthPolicyAllow::Unauthenticated)
         .expect("valid policy");
     let app = plugin.router();
-    assert_eq!(call(&app, "GET", "/whoami", Some(TOKEN)).await.body, b"tester");
+    assert_eq!(
+        call(&app, "GET", "/whoami", Some(TOKEN)).await.body,
+        b"tester"
+    );
     assert_eq!(call(&app, "GET", "/whoami", None).await.body, b"none");
     assert_eq!(call(&app, "GET", "/WhoAmI/x", None).await.status, 404);
 }
@@ -214,31 +216,37 @@ async fn handlers_added_later_are_served_and_merged_in_order() {
     plugin.use_router(hello());
     plugin.use_router(Router::new().route("/hello", post(|| async { "posted" })));
     plugin.use_router(Router::new().route("/other", get(|| async { "other" })));
-    assert_eq!(call(&app, "GET", "/hello", Some(TOKEN)).await.body, b"hello");
-    assert_eq!(call(&app, "POST", "/hello", Some(TOKEN)).await.body, b"posted");
-    assert_eq!(call(&app, "GET", "/other", Some(TOKEN)).await.body, b"other");
+    assert_eq!(
+        call(&app, "GET", "/hello", Some(TOKEN)).await.body,
+        b"hello"
+    );
+    assert_eq!(
+        call(&app, "POST", "/hello", Some(TOKEN)).await.body,
+        b"posted"
+    );
+    assert_eq!(
+        call(&app, "GET", "/other", Some(TOKEN)).await.body,
+        b"other"
+    );
 
     let err = plugin
         .try_use_router(Router::new().route("/hello", get(|| async { "again" })))
         .expect_err("overlap");
     assert!(
-        err.to_string().starts_with("cannot add routes to plugin 'demo': "),
+        err.to_string()
+            .starts_with("cannot add routes to plugin 'demo': "),
         "{err}"
     );
     // `use_router` logs the same problem and keeps the handlers.
     plugin.use_router(Router::new().route("/other", get(|| async { "again" })));
-    assert_eq!(call(&app, "GET", "/hello", Some(TOKEN)).await.body, b"hello");
-    assert_eq!(call(&app, "GET", "/other", Some(TOKEN)).await.body, b"other");
-}
-
-fn capture_logs() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
-    let buffer = LogBuffer::default();
-    let config = LoggerConfig::from_config(&ConfigReader::from_value(json!({})))
-        .expect("logger config")
-        .with_format(Format::Json);
-    let layer = LogLayer::new(config, Vec::new()).with_writer(buffer.clone());
-    let guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
-    (buffer, guard)
+    assert_eq!(
+        call(&app, "GET", "/hello", Some(TOKEN)).await.body,
+        b"hello"
+    );
+    assert_eq!(
+        call(&app, "GET", "/other", Some(TOKEN)).await.body,
+        b"other"
+    );
 }
 
 #[tokio::test]

@@ -7,12 +7,11 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::get;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use tracing_subscriber::layer::SubscriberExt;
 
 use super::*;
 use crate::errors::ApiError;
+use crate::http::test_support::capture_logs;
 use crate::http::{DEFAULT_CSP, HealthState};
-use crate::logging::{Format, LogBuffer, LogLayer, LoggerConfig};
 
 fn root_with(config: Value, options: RootRouterOptions) -> RootRouter {
     RootRouter::new(
@@ -87,7 +86,9 @@ fn mount_err(existing: &[&str], added: &str) -> Option<String> {
     for path in existing {
         root.mount(path, Router::new()).expect("existing mounts");
     }
-    root.mount(added, Router::new()).err().map(|e| e.to_string())
+    root.mount(added, Router::new())
+        .err()
+        .map(|e| e.to_string())
 }
 
 #[test]
@@ -148,7 +149,10 @@ fn empty_paths_and_index_path() {
         },
     )
     .expect_err("empty index path");
-    assert_eq!(err.to_string(), "indexPath option may not be an empty string");
+    assert_eq!(
+        err.to_string(),
+        "indexPath option may not be an empty string"
+    );
     assert_eq!(
         RootRouterOptions::default().index_path.as_deref(),
         Some("/api/app")
@@ -204,7 +208,8 @@ async fn non_index_paths_win_and_mounts_are_dynamic() {
 async fn unknown_api_routes_are_404_with_an_empty_body() {
     let root = root();
     root.mount("/api/app", status_router(201)).expect("mount");
-    root.mount("/api/catalog", status_router(202)).expect("mount");
+    root.mount("/api/catalog", status_router(202))
+        .expect("mount");
     let app = root.router();
     assert_eq!(get_path(&app, "/").await.status, 201);
     assert_eq!(get_path(&app, "/some/page").await.status, 201);
@@ -223,15 +228,22 @@ async fn the_index_router_sees_the_full_path() {
     let root = root();
     root.mount("/api/app", echo_router()).expect("mount");
     let app = root.router();
-    assert_eq!(get_path(&app, "/catalog/entity?x=1").await.text(), "/catalog/entity?x=1");
-    assert_eq!(get_path(&app, "/api/app/static/x.js").await.text(), "/static/x.js");
+    assert_eq!(
+        get_path(&app, "/catalog/entity?x=1").await.text(),
+        "/catalog/entity?x=1"
+    );
+    assert_eq!(
+        get_path(&app, "/api/app/static/x.js").await.text(),
+        "/static/x.js"
+    );
 }
 
 #[tokio::test]
 async fn without_an_index_path_everything_unmatched_is_404() {
     let root = root_with(json!({}), RootRouterOptions { index_path: None });
     root.mount("/api/app", status_router(201)).expect("mount");
-    root.mount("/api/catalog", status_router(202)).expect("mount");
+    root.mount("/api/catalog", status_router(202))
+        .expect("mount");
     let app = root.router();
     assert_eq!(get_path(&app, "/").await.status, 404);
     assert_eq!(get_path(&app, "/api/catalog").await.status, 202);
@@ -263,7 +275,10 @@ async fn health_endpoints_with_extra_and_security_headers() {
     assert_eq!(ready.headers["content-security-policy"], DEFAULT_CSP);
     health.set_up();
     let ready = get_path(&app, "/.backstage/health/v1/readiness").await;
-    assert_eq!((ready.status, ready.text()), (StatusCode::OK, r#"{"status":"ok"}"#.to_owned()));
+    assert_eq!(
+        (ready.status, ready.text()),
+        (StatusCode::OK, r#"{"status":"ok"}"#.to_owned())
+    );
     let live = get_path(&app, "/.backstage/health/v1/liveness").await;
     assert_eq!(live.status, 200);
     assert_eq!(live.headers["x-health"], "1");
@@ -314,10 +329,15 @@ async fn cors_preflight_and_actual_requests() {
         } } }),
         RootRouterOptions::default(),
     );
-    root.mount("/api/catalog", status_router(200)).expect("mount");
+    root.mount("/api/catalog", status_router(200))
+        .expect("mount");
     let app = root.router();
 
-    let allowed = send(&app, options_request("/api/catalog/x", Some("https://app.example.com"))).await;
+    let allowed = send(
+        &app,
+        options_request("/api/catalog/x", Some("https://app.example.com")),
+    )
+    .await;
     assert_eq!(allowed.status, 204);
     assert!(allowed.body.is_empty());
     assert_eq!(
@@ -325,12 +345,19 @@ async fn cors_preflight_and_actual_requests() {
         "https://app.example.com"
     );
     assert_eq!(allowed.headers["access-control-allow-methods"], "GET,POST");
-    assert_eq!(allowed.headers["access-control-allow-headers"], "authorization");
+    assert_eq!(
+        allowed.headers["access-control-allow-headers"],
+        "authorization"
+    );
     assert_eq!(allowed.headers["access-control-allow-credentials"], "true");
     assert_eq!(allowed.headers["x-content-type-options"], "nosniff");
 
     // A denied origin gets no CORS headers; the request goes on to the routes.
-    let denied = send(&app, options_request("/api/catalog/x", Some("https://evil.com"))).await;
+    let denied = send(
+        &app,
+        options_request("/api/catalog/x", Some("https://evil.com")),
+    )
+    .await;
     assert_eq!(denied.status, 200);
     assert!(!denied.headers.contains_key("access-control-allow-origin"));
     assert!(!denied.headers.contains_key("access-control-allow-methods"));
@@ -352,26 +379,24 @@ async fn cors_preflight_and_actual_requests() {
     assert!(!actual.headers.contains_key("access-control-allow-methods"));
 
     let no_origin = get_path(&app, "/api/catalog/x").await;
-    assert!(!no_origin.headers.contains_key("access-control-allow-origin"));
+    assert!(
+        !no_origin
+            .headers
+            .contains_key("access-control-allow-origin")
+    );
 }
 
 #[tokio::test]
 async fn cors_is_disabled_without_config() {
     let root = root();
     let app = root.router();
-    let reply = send(&app, options_request("/api/catalog", Some("http://localhost:3000"))).await;
+    let reply = send(
+        &app,
+        options_request("/api/catalog", Some("http://localhost:3000")),
+    )
+    .await;
     assert_eq!(reply.status, 404);
     assert!(!reply.headers.contains_key("access-control-allow-origin"));
-}
-
-fn capture_logs() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
-    let buffer = LogBuffer::default();
-    let config = LoggerConfig::from_config(&ConfigReader::from_value(json!({})))
-        .expect("logger config")
-        .with_format(Format::Json);
-    let layer = LogLayer::new(config, Vec::new()).with_writer(buffer.clone());
-    let guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
-    (buffer, guard)
 }
 
 #[tokio::test]
@@ -441,8 +466,14 @@ async fn root_error_handler_reports_the_full_url_and_logs_server_errors() {
     root.mount(
         "/api/legacy",
         Router::new()
-            .route("/missing", get(|| async { Err::<(), _>(ApiError::not_found("gone")) }))
-            .route("/boom", get(|| async { Err::<(), _>(ApiError::internal("boom")) })),
+            .route(
+                "/missing",
+                get(|| async { Err::<(), _>(ApiError::not_found("gone")) }),
+            )
+            .route(
+                "/boom",
+                get(|| async { Err::<(), _>(ApiError::internal("boom")) }),
+            ),
     )
     .expect("mount");
     let app = root.router();
@@ -456,7 +487,10 @@ async fn root_error_handler_reports_the_full_url_and_logs_server_errors() {
             "response": { "statusCode": 404 },
         })
     );
-    assert_eq!(reply.headers["content-type"], "application/json; charset=utf-8");
+    assert_eq!(
+        reply.headers["content-type"],
+        "application/json; charset=utf-8"
+    );
     assert!(!buffer.contents().contains("Request failed"));
     let reply = get_path(&app, "/api/legacy/boom").await;
     assert_eq!(reply.status, 500);
