@@ -298,3 +298,71 @@ async fn readiness_stays_503_when_start_up_fails() {
     assert_eq!(response.status(), 503);
     backend.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn odd_requests_get_answers_not_panics() {
+    use tower::ServiceExt;
+    let backend = DefaultServices::new()
+        .config(config())
+        .embedded()
+        .backend()
+        .unwrap();
+    backend
+        .add(ServiceFactory::from_instance(
+            GREETING,
+            Arc::new(Polite) as Arc<dyn Greeting>,
+        ))
+        .unwrap();
+    backend.add(greeter_plugin()).unwrap();
+    backend.add(inventory_plugin()).unwrap();
+    backend.start().await.unwrap();
+    let router = backend.router().await.unwrap();
+    let long = "a".repeat(10_000);
+    let paths = [
+        "/".to_owned(),
+        "//".to_owned(),
+        "/api".to_owned(),
+        "/api/".to_owned(),
+        "/api//greeter".to_owned(),
+        "/API/GREETER/hello/x".to_owned(),
+        "/api/greeter/../inventory/items".to_owned(),
+        "/api/greeter/hello/%2e%2e%2f".to_owned(),
+        "/api/greeter/hello/%ff%fe".to_owned(),
+        "/api/greeter/hello/caf%C3%A9".to_owned(),
+        format!("/api/greeter/hello/{long}"),
+        format!("/api/{long}"),
+        "/.backstage/health/v1/readiness/".to_owned(),
+        "/.backstage/health/v1/".to_owned(),
+        "/api/inventory/.backstage/auth/v1/jwks.json".to_owned(),
+        "/api/inventory/items?x=%zz&&=".to_owned(),
+    ];
+    let headers: [(&str, &str); 6] = [
+        ("authorization", "Bearer"),
+        ("authorization", "Bearer "),
+        ("authorization", "bearer \u{7f}"),
+        ("authorization", "Basic abc"),
+        ("origin", "http://*.example.com/../"),
+        ("authorization", &"Bearer x".repeat(1000)),
+    ];
+    for path in &paths {
+        for method in ["GET", "POST", "OPTIONS", "DELETE"] {
+            for (name, value) in headers.iter().chain([("x-none", "")].iter()) {
+                let Ok(request) = axum::http::Request::builder()
+                    .method(method)
+                    .uri(path.as_str())
+                    .header(*name, *value)
+                    .body(axum::body::Body::empty())
+                else {
+                    continue; // not a valid HTTP request at all
+                };
+                let response = router.clone().oneshot(request).await.unwrap();
+                assert!(
+                    response.status().as_u16() < 500,
+                    "{method} {path} with {name}: {}",
+                    response.status()
+                );
+            }
+        }
+    }
+    backend.stop().await.unwrap();
+}
