@@ -69,6 +69,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Backstage's duplicate/override rules for one list of factories (spec §1.9).
 fn install(
     factories: &mut HashMap<&'static str, Vec<ServiceFactory>>,
+    replaced: &mut HashMap<&'static str, Vec<ServiceFactory>>,
     order: &mut Vec<&'static str>,
     explicit: &mut HashSet<&'static str>,
     factory: ServiceFactory,
@@ -90,7 +91,10 @@ fn install(
     if info.multiton {
         if !is_default && !explicit.contains(info.id) {
             // The first explicit multiton factory replaces the defaults.
-            list.clear();
+            let defaults = std::mem::take(list);
+            if !defaults.is_empty() {
+                replaced.insert(info.id, defaults);
+            }
         }
         if !is_default {
             explicit.insert(info.id);
@@ -113,7 +117,10 @@ fn install(
     if !is_default {
         explicit.insert(info.id);
     }
-    list.clear();
+    let defaults = std::mem::take(list);
+    if !defaults.is_empty() {
+        replaced.insert(info.id, defaults);
+    }
     list.push(factory);
 }
 
@@ -133,6 +140,7 @@ impl Backend {
         for factory in &default_factories {
             install(
                 &mut factories,
+                &mut HashMap::new(),
                 &mut order,
                 &mut HashSet::new(),
                 factory.clone(),
@@ -209,9 +217,11 @@ impl Backend {
         let mut factories = HashMap::new();
         let mut order = Vec::new();
         let mut explicit = HashSet::new();
+        let mut replaced = HashMap::new();
         for factory in &self.inner.defaults {
             install(
                 &mut factories,
+                &mut replaced,
                 &mut order,
                 &mut explicit,
                 factory.clone(),
@@ -226,6 +236,7 @@ impl Backend {
             match feature {
                 Feature::Service(f) => install(
                     &mut factories,
+                    &mut replaced,
                     &mut order,
                     &mut explicit,
                     f,
@@ -237,7 +248,7 @@ impl Backend {
                 Feature::Loader(l) => loaders.push(l),
             }
         }
-        let registry = Arc::new(Registry::new(factories));
+        let registry = Arc::new(Registry::new(factories, replaced));
         *lock(&self.inner.registry) = Some(registry.clone());
         if !problems.is_empty() {
             return Err(WiringError::new(problems).into());

@@ -68,6 +68,9 @@
 //! - **Shutdown hooks run last-added-first**, one at a time, each bounded by
 //!   `backend.lifecycle.shutdownHookTimeout` (default 10 s); Backstage runs them
 //!   concurrently without a bound. Startup hooks run concurrently, as in Backstage.
+//! - **A factory can decorate the default it replaces**: declaring `REF.replaced()` gives it the
+//!   stock (or the ref's default) implementation; in Backstage that is a cycle.
+//! - **A panicking request handler answers 500** with the error body; the server lives on.
 //! - **Lifecycle services cannot be overridden** (like `core.pluginMetadata`), since the
 //!   backend runs their hooks.
 //! - No progress log every few seconds during plugin initialisation; no process-wide

@@ -56,8 +56,13 @@ pub(crate) fn describe(error: &BoxError) -> String {
     format!("{}: {}", error_name(error.as_ref()), error)
 }
 
+/// Instances of replaced defaults are cached at indexes from here on.
+const REPLACED_INDEX: usize = 1 << 20;
+
 pub(crate) struct Registry {
     factories: RwLock<HashMap<&'static str, Vec<ServiceFactory>>>,
+    /// Default factories an installed factory replaced, for `REF.replaced()` dependencies.
+    replaced: RwLock<HashMap<&'static str, Vec<ServiceFactory>>>,
     defaults: Mutex<HashMap<&'static str, ServiceFactory>>,
     root_instances: Mutex<HashMap<(&'static str, usize), Cell>>,
     root_contexts: Mutex<HashMap<(&'static str, usize), Cell>>,
@@ -73,9 +78,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Registry {
-    pub(crate) fn new(factories: HashMap<&'static str, Vec<ServiceFactory>>) -> Self {
+    pub(crate) fn new(
+        factories: HashMap<&'static str, Vec<ServiceFactory>>,
+        replaced: HashMap<&'static str, Vec<ServiceFactory>>,
+    ) -> Self {
         Self {
             factories: RwLock::new(factories),
+            replaced: RwLock::new(replaced),
             defaults: Mutex::default(),
             root_instances: Mutex::default(),
             root_contexts: Mutex::default(),
@@ -110,7 +119,14 @@ impl Registry {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let list = factories.entry(id).or_default();
         if replace {
-            list.clear();
+            let previous = std::mem::take(list);
+            if !previous.is_empty() {
+                self.replaced
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .entry(id)
+                    .or_insert(previous);
+            }
         }
         list.push(factory);
         Ok(())
@@ -127,6 +143,27 @@ impl Registry {
     pub(crate) fn factories_for(&self, info: &ServiceInfo) -> Vec<ServiceFactory> {
         if let Some(list) = self
             .factories
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(info.id)
+            .filter(|l| !l.is_empty())
+        {
+            return list.clone();
+        }
+        match info.default_factory {
+            Some(make) => {
+                let mut defaults = lock(&self.defaults);
+                vec![defaults.entry(info.id).or_insert_with(make).clone()]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// What `REF.replaced()` resolves to: the replaced factories, else the ref's default
+    /// factory, else none.
+    pub(crate) fn replaced_for(&self, info: &ServiceInfo) -> Vec<ServiceFactory> {
+        if let Some(list) = self
+            .replaced
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(info.id)
@@ -198,13 +235,35 @@ impl Registry {
         info: ServiceInfo,
         plugin: Option<Arc<str>>,
     ) -> BoxFuture<'static, Result<Resolved, ServiceError>> {
+        self.get_from(info, plugin, false)
+    }
+
+    /// Resolves the default implementation an installed factory replaced.
+    pub(crate) fn get_replaced(
+        self: &Arc<Self>,
+        info: ServiceInfo,
+        plugin: Option<Arc<str>>,
+    ) -> BoxFuture<'static, Result<Resolved, ServiceError>> {
+        self.get_from(info, plugin, true)
+    }
+
+    fn get_from(
+        self: &Arc<Self>,
+        info: ServiceInfo,
+        plugin: Option<Arc<str>>,
+        replaced: bool,
+    ) -> BoxFuture<'static, Result<Resolved, ServiceError>> {
         let this = self.clone();
         Box::pin(async move {
             lock(&this.instantiated).insert(info.id);
-            if let Some(value) = this.framework(info.id, plugin.as_ref()) {
+            if !replaced && let Some(value) = this.framework(info.id, plugin.as_ref()) {
                 return value.map(Resolved::One);
             }
-            let factories = this.factories_for(&info);
+            let (factories, offset) = if replaced {
+                (this.replaced_for(&info), REPLACED_INDEX)
+            } else {
+                (this.factories_for(&info), 0)
+            };
             if factories.is_empty() {
                 if info.multiton {
                     return Ok(Resolved::Many(Vec::new()));
@@ -217,7 +276,10 @@ impl Registry {
             }
             let mut values = Vec::with_capacity(factories.len());
             for (index, factory) in factories.into_iter().enumerate() {
-                values.push(this.instance(factory, index, plugin.clone()).await?);
+                values.push(
+                    this.instance(factory, offset + index, plugin.clone())
+                        .await?,
+                );
             }
             if info.multiton {
                 Ok(Resolved::Many(values))
@@ -239,8 +301,15 @@ impl Registry {
     ) -> Result<ResolvedDeps, ServiceError> {
         let mut resolved = ResolvedDeps::new();
         for dep in deps {
-            if let Dependency::Service(info) = dep {
-                resolved.insert(info.id, self.get(*info, plugin.clone()).await?);
+            match dep {
+                Dependency::Service(info) => {
+                    resolved.insert(info.id, self.get(*info, plugin.clone()).await?);
+                }
+                Dependency::Replaced(info) => {
+                    resolved
+                        .insert_replaced(info.id, self.get_replaced(*info, plugin.clone()).await?);
+                }
+                Dependency::ExtensionPoint(_) => {}
             }
         }
         Ok(resolved)

@@ -111,6 +111,32 @@ fn provided(registry: &Registry, info: &ServiceInfo) -> bool {
     FRAMEWORK_IDS.contains(&info.id) || info.multiton || !registry.factories_for(info).is_empty()
 }
 
+/// A service dependency, or the replaced default of one; `None` for extension points.
+fn service_dep(dep: &Dependency) -> Option<(ServiceInfo, bool)> {
+    match dep {
+        Dependency::Service(info) => Some((*info, false)),
+        Dependency::Replaced(info) => Some((*info, true)),
+        Dependency::ExtensionPoint(_) => None,
+    }
+}
+
+fn provided_dep(registry: &Registry, info: &ServiceInfo, replaced: bool) -> bool {
+    if replaced {
+        !registry.replaced_for(info).is_empty()
+    } else {
+        provided(registry, info)
+    }
+}
+
+/// The graph node of a service, or of its replaced default.
+fn node_name(id: &str, replaced: bool) -> String {
+    if replaced {
+        format!("{id} (replaced default)")
+    } else {
+        id.to_owned()
+    }
+}
+
 fn quote_join<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
     ids.into_iter()
         .map(|id| format!("'{id}'"))
@@ -210,7 +236,7 @@ pub(crate) fn check(
     }
 
     // Direct dependencies of plugins and modules.
-    let mut roots: Vec<ServiceInfo> = Vec::new();
+    let mut roots: Vec<(ServiceInfo, bool)> = Vec::new();
     for (registration, is_module) in plugins
         .iter()
         .map(|r| (r, false))
@@ -219,9 +245,10 @@ pub(crate) fn check(
         let mut missing = Vec::new();
         for dep in &registration.deps {
             match dep {
-                Dependency::Service(info) => {
-                    roots.push(*info);
-                    if !provided(registry, info) {
+                Dependency::Service(info) | Dependency::Replaced(info) => {
+                    let replaced = matches!(dep, Dependency::Replaced(_));
+                    roots.push((*info, replaced));
+                    if !provided_dep(registry, info, replaced) {
                         missing.push(dep.display_ref());
                     }
                 }
@@ -274,21 +301,26 @@ pub(crate) fn check(
             let eager =
                 factory.initialization_mode() == backstage_core_plugin_api::Initialization::Always;
             if eager && (info.scope == ServiceScope::Root || !plugins.is_empty()) {
-                roots.push(info);
+                roots.push((info, false));
             }
         }
     }
 
     // Walk the service graph.
-    let mut edges: HashMap<&'static str, Vec<&'static str>> = HashMap::new();
-    let mut visited: HashSet<&'static str> = HashSet::new();
+    let mut edges: HashMap<String, Vec<String>> = HashMap::new();
+    let mut visited: HashSet<(&'static str, bool)> = HashSet::new();
     let mut reported: HashSet<(&'static str, WiringProblemKind)> = HashSet::new();
-    while let Some(info) = roots.pop() {
-        if !visited.insert(info.id) || FRAMEWORK_IDS.contains(&info.id) {
+    while let Some((info, replaced)) = roots.pop() {
+        if !visited.insert((info.id, replaced)) || (!replaced && FRAMEWORK_IDS.contains(&info.id)) {
             continue;
         }
-        let node = edges.entry(info.id).or_default();
-        for factory in registry.factories_for(&info) {
+        let factories = if replaced {
+            registry.replaced_for(&info)
+        } else {
+            registry.factories_for(&info)
+        };
+        let node_key = node_name(info.id, replaced);
+        for factory in factories {
             let service = factory.service();
             let mut missing = Vec::new();
             let context_deps = factory.root_context_dependencies().unwrap_or_default();
@@ -303,19 +335,21 @@ pub(crate) fn check(
                 ));
             }
             for dep in factory.dependencies().iter().chain(context_deps) {
-                let Dependency::Service(dep_info) = dep else {
+                let Some((dep_info, dep_replaced)) = service_dep(dep) else {
                     continue;
                 };
-                if !node.contains(&dep_info.id) {
-                    node.push(dep_info.id);
+                let target = node_name(dep_info.id, dep_replaced);
+                let node = edges.entry(node_key.clone()).or_default();
+                if !node.contains(&target) {
+                    node.push(target);
                 }
-                roots.push(*dep_info);
-                if !provided(registry, dep_info) {
-                    missing.push(format!("'{}'", dep_info.id));
+                roots.push((dep_info, dep_replaced));
+                if !provided_dep(registry, &dep_info, dep_replaced) {
+                    missing.push(format!("'{}'", node_name(dep_info.id, dep_replaced)));
                 }
             }
             for dep in factory.dependencies() {
-                let Dependency::Service(dep_info) = dep else {
+                let Some((dep_info, _)) = service_dep(dep) else {
                     continue;
                 };
                 if service.scope == ServiceScope::Root
@@ -332,7 +366,7 @@ pub(crate) fn check(
                 }
             }
             for dep in context_deps {
-                let Dependency::Service(dep_info) = dep else {
+                let Some((dep_info, _)) = service_dep(dep) else {
                     continue;
                 };
                 if dep_info.scope == ServiceScope::Plugin {
@@ -359,6 +393,10 @@ pub(crate) fn check(
             }
         }
     }
+    let edges: HashMap<&str, Vec<&str>> = edges
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.iter().map(String::as_str).collect()))
+        .collect();
     let cycles = find_cycles(&edges);
     if !cycles.is_empty() {
         let lines: Vec<String> = cycles

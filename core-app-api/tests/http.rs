@@ -126,6 +126,15 @@ fn inventory_plugin() -> Plugin {
                             get(|| async { Json(json!({ "items": ["a", "b"] })) }),
                         )
                         .route(
+                            "/panic",
+                            get(|| async {
+                                if true {
+                                    panic!("handler bug");
+                                }
+                                "unreachable"
+                            }),
+                        )
+                        .route(
                             "/items/{id}",
                             get(|Path(id): Path<String>| async move {
                                 Err::<String, _>(ApiError::not_found(format!("no item {id}")))
@@ -209,6 +218,16 @@ async fn two_plugins_on_a_real_socket() {
             "response": { "statusCode": 404 },
         })
     );
+
+    // A panicking handler answers 500 with the error body; the server lives on.
+    let (status, _, body) = request(addr, "GET", "/api/inventory/panic", &auth).await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        json_body(&body)["error"]["message"],
+        "Internal server error"
+    );
+    let (status, _, _) = request(addr, "GET", "/api/inventory/items", &auth).await;
+    assert_eq!(status, 200);
 
     // Unknown routes: 404 with an empty body (after the credentials barrier in a plugin).
     let (status, _, body) = request(addr, "GET", "/api/nobody/here", &[]).await;

@@ -532,3 +532,74 @@ async fn start_stop_state_machine() {
     backend.stop().await.unwrap();
     assert!(matches!(backend.start().await, Err(Error::AlreadyStopped)));
 }
+
+#[tokio::test]
+async fn a_factory_can_decorate_the_default_it_replaces() {
+    const SVC: ServiceRef<dyn Counter> = ServiceRef::root("test.decorated");
+    struct Plus(Arc<dyn Counter>, usize);
+    impl Counter for Plus {
+        fn instance(&self) -> usize {
+            self.0.instance() + self.1
+        }
+    }
+    let defaults = vec![ServiceFactory::new(SVC, (), |()| async {
+        Ok::<_, Infallible>(Arc::new(Instance(1)) as Arc<dyn Counter>)
+    })];
+    let backend = Backend::new(defaults).unwrap();
+    backend
+        .add(ServiceFactory::new(SVC, SVC.replaced(), |inner| async move {
+            Ok::<_, Infallible>(Arc::new(Plus(inner, 10)) as Arc<dyn Counter>)
+        }))
+        .unwrap();
+    backend.start().await.unwrap();
+    assert_eq!(backend.service(SVC).await.unwrap().instance(), 11);
+
+    // Nothing to decorate: a wiring problem, not a hang or a self-cycle.
+    const BARE: ServiceRef<dyn Counter> = ServiceRef::root("test.bare");
+    let backend = Backend::new(vec![]).unwrap();
+    backend
+        .add(ServiceFactory::new(BARE, BARE.replaced(), |inner| async move {
+            Ok::<_, Infallible>(Arc::new(Plus(inner, 1)) as Arc<dyn Counter>)
+        }))
+        .unwrap();
+    let err = backend.start().await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Backend wiring is invalid (1 problem); nothing was started:\n  Failed to instantiate service 'test.bare' because the following dependent services are missing: 'test.bare (replaced default)'"
+    );
+}
+
+#[tokio::test]
+async fn decorating_a_ref_default_factory() {
+    fn default_counter() -> ServiceFactory {
+        ServiceFactory::new(WITH_DEFAULT, (), |()| async {
+            Ok::<_, Infallible>(Arc::new(Instance(5)) as Arc<dyn Counter>)
+        })
+    }
+    const WITH_DEFAULT: ServiceRef<dyn Counter> =
+        ServiceRef::plugin("test.pluginDefault").with_default_factory(default_counter);
+    struct Double(Arc<dyn Counter>);
+    impl Counter for Double {
+        fn instance(&self) -> usize {
+            self.0.instance() * 2
+        }
+    }
+    let backend = Backend::new(vec![]).unwrap();
+    backend
+        .add(ServiceFactory::new(
+            WITH_DEFAULT,
+            WITH_DEFAULT.replaced(),
+            |inner| async move { Ok::<_, Infallible>(Arc::new(Double(inner)) as Arc<dyn Counter>) },
+        ))
+        .unwrap();
+    backend
+        .add(Plugin::new("p", |reg| {
+            reg.register_init(WITH_DEFAULT, |svc| async move {
+                assert_eq!(svc.instance(), 10);
+                Ok::<_, Infallible>(())
+            })
+        }))
+        .unwrap();
+    let result = backend.start().await.unwrap();
+    assert!(result.plugins[0].failure.is_none());
+}

@@ -9,6 +9,7 @@
 //! | [`ServiceRef<T>`] | `Arc<T>` |
 //! | [`MultitonRef<T>`] | `Vec<Arc<T>>` (installation order; empty when none installed) |
 //! | [`ExtensionPoint<T>`] (modules only) | `Arc<T>` |
+//! | [`Replaced<T>`] (`REF.replaced()`) | `Arc<T>`: the default implementation an installed factory for `REF` replaces, to decorate it |
 //! | `(A, B, …)` | `(A::Output, B::Output, …)` |
 //! | `()` | `()` |
 //!
@@ -20,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::Error;
-use crate::service_ref::{ExtensionPoint, MultitonRef, ServiceInfo, ServiceRef};
+use crate::service_ref::{ExtensionPoint, MultitonRef, Replaced, ServiceInfo, ServiceRef};
 
 /// A type-erased service or extension point value: an `Arc<Arc<T>>` behind `dyn Any`.
 ///
@@ -40,13 +41,16 @@ pub enum Dependency {
     Service(ServiceInfo),
     /// An extension point, by id.
     ExtensionPoint(&'static str),
+    /// The default implementation of a service that an installed factory replaces (see
+    /// [`ServiceRef::replaced`]).
+    Replaced(ServiceInfo),
 }
 
 impl Dependency {
     /// The id of the service or extension point.
     pub fn id(&self) -> &'static str {
         match self {
-            Dependency::Service(info) => info.id,
+            Dependency::Service(info) | Dependency::Replaced(info) => info.id,
             Dependency::ExtensionPoint(id) => id,
         }
     }
@@ -56,6 +60,9 @@ impl Dependency {
         match self {
             Dependency::Service(info) => format!("serviceRef{{{}}}", info.id),
             Dependency::ExtensionPoint(id) => format!("extensionPoint{{{id}}}"),
+            Dependency::Replaced(info) => {
+                format!("serviceRef{{{}}} (the replaced default)", info.id)
+            }
         }
     }
 }
@@ -73,6 +80,7 @@ pub enum Resolved {
 #[derive(Clone, Default)]
 pub struct ResolvedDeps {
     values: HashMap<&'static str, Resolved>,
+    replaced: HashMap<&'static str, Resolved>,
 }
 
 impl ResolvedDeps {
@@ -89,6 +97,11 @@ impl ResolvedDeps {
     /// The value for an id, if resolved.
     pub fn get(&self, id: &str) -> Option<&Resolved> {
         self.values.get(id)
+    }
+
+    /// Records the replaced default implementation of a service.
+    pub fn insert_replaced(&mut self, id: &'static str, value: Resolved) {
+        self.replaced.insert(id, value);
     }
 
     fn one<T: ?Sized + Send + Sync + 'static>(&self, id: &'static str) -> Result<Arc<T>, Error> {
@@ -179,6 +192,22 @@ impl<T: ?Sized + Send + Sync + 'static> Dependencies for ExtensionPoint<T> {
         resolved.one(self.id())
     }
 }
+
+impl<T: ?Sized + Send + Sync + 'static> Dependencies for Replaced<T> {
+    type Output = Arc<T>;
+    fn declare(&self, out: &mut Vec<Dependency>) {
+        out.push(Dependency::Replaced(self.service().info()));
+    }
+    fn extract(&self, resolved: &ResolvedDeps) -> Result<Arc<T>, Error> {
+        let id = self.service().id();
+        match resolved.replaced.get(id) {
+            Some(Resolved::One(value)) => downcast(id, value),
+            Some(Resolved::Many(_)) => Err(Error::DependencyType { id }),
+            None => Err(Error::DependencyNotResolved { id }),
+        }
+    }
+}
+impl<T: ?Sized + Send + Sync + 'static> ServiceDeps for Replaced<T> {}
 
 impl Dependencies for () {
     type Output = ();

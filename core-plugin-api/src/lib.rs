@@ -88,7 +88,7 @@ pub use plugin::{
     InitFn, Module, ModuleContext, ModuleRegistrar, Plugin, PluginRegistrar, Registration,
 };
 pub use service_ref::{
-    DefaultFactory, ExtensionPoint, MultitonRef, ServiceInfo, ServiceRef, ServiceRefLike,
+    DefaultFactory, ExtensionPoint, MultitonRef, Replaced, ServiceInfo, ServiceRef, ServiceRefLike,
     ServiceScope,
 };
 pub use services::core_services;

@@ -152,6 +152,60 @@ macro_rules! ref_common {
 ref_common!(ServiceRef, false);
 ref_common!(MultitonRef, true);
 
+impl<T: ?Sized + 'static> ServiceRef<T> {
+    /// A dependency on the default implementation of this service that an installed factory
+    /// replaces: the backend's stock factory, or else the ref's default factory. A factory for
+    /// this ref can declare it to decorate the default instead of re-implementing it:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use backstage_core_plugin_api::{ServiceFactory, ServiceRef};
+    ///
+    /// pub trait Greeter: Send + Sync {
+    ///     fn greet(&self) -> String;
+    /// }
+    /// pub const GREETER: ServiceRef<dyn Greeter> = ServiceRef::root("example.greeter");
+    ///
+    /// struct Loud(Arc<dyn Greeter>);
+    /// impl Greeter for Loud {
+    ///     fn greet(&self) -> String {
+    ///         self.0.greet().to_uppercase()
+    ///     }
+    /// }
+    /// let decorating = ServiceFactory::new(GREETER, GREETER.replaced(), |inner| async move {
+    ///     Ok::<_, std::convert::Infallible>(Arc::new(Loud(inner)) as Arc<dyn Greeter>)
+    /// });
+    /// assert_eq!(decorating.dependencies()[0].display_ref(), "serviceRef{example.greeter} (the replaced default)");
+    /// ```
+    pub const fn replaced(self) -> Replaced<T> {
+        Replaced(self)
+    }
+}
+
+/// A dependency on the default implementation a factory replaces; see [`ServiceRef::replaced`].
+pub struct Replaced<T: ?Sized + 'static>(ServiceRef<T>);
+
+impl<T: ?Sized + 'static> Replaced<T> {
+    /// The service whose default is meant.
+    pub const fn service(&self) -> ServiceRef<T> {
+        self.0
+    }
+}
+
+impl<T: ?Sized + 'static> Clone for Replaced<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized + 'static> Copy for Replaced<T> {}
+
+impl<T: ?Sized + 'static> fmt::Debug for Replaced<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Replaced").field(&self.0).finish()
+    }
+}
+
 /// Implemented by [`ServiceRef`] and [`MultitonRef`]: what a [`ServiceFactory`] can implement.
 pub trait ServiceRefLike: Copy + Send + Sync + 'static {
     /// The service interface, usually `dyn SomeTrait`.

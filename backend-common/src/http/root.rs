@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::Router;
@@ -9,6 +10,7 @@ use axum::extract::Request;
 use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
 use tower::ServiceExt;
 
 use super::access_log::RequestInfo;
@@ -18,6 +20,7 @@ use super::health::{HealthCheck, HealthRoutes};
 use super::security::SecurityHeaders;
 use super::util::{is_js_space, not_found, strip_mount};
 use crate::config::ConfigReader;
+use crate::errors::ApiError;
 use crate::{Error, Result};
 
 /// The default index path.
@@ -251,7 +254,22 @@ impl RootInner {
         let uri = request.uri().clone();
         let response = match self.health.respond(request.method(), request.uri().path()) {
             Some(response) => response,
-            None => self.dispatch(request).await,
+            // A panicking handler answers 500 instead of dropping the connection.
+            None => match AssertUnwindSafe(self.dispatch(request))
+                .catch_unwind()
+                .await
+            {
+                Ok(response) => response,
+                Err(payload) => {
+                    let message = payload
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic payload".to_owned());
+                    tracing::error!(panic = %message, "Request handler panicked: {method} {uri}");
+                    ApiError::internal("Internal server error").into_response()
+                }
+            },
         };
         let mut response = complete_error(response, &method, &uri, Some("rootHttpRouter"));
         if let Some((cors, origin)) = &cors {
