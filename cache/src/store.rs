@@ -1,10 +1,27 @@
 //! The store boundary: what every backend (memory, redis, valkey, memcache, infinispan)
 //! implements. Stores see the plugin id, the normalised key and the serialised envelope;
 //! key normalisation, the envelope and TTL resolution live above them.
+//!
+//! # Contract
+//!
+//! * A store receives the plugin id, the *normalised* key (Backstage's base64/sha256 form, see
+//!   [`normalize_key`](crate::normalize_key)), the envelope string (see
+//!   [`envelope`](crate::envelope)) and an optional server-side TTL, and builds its own physical
+//!   key from the plugin id and the key (`P:K` for memory and infinispan, `[N<sep>]P<sep>K` for
+//!   redis, `<keyPrefix>P:K` for valkey, `P:P:K` for memcache).
+//! * `get` returns exactly the string `set` stored, or `None` when absent or expired on the
+//!   server. Expiry recorded in the envelope is checked above the store.
+//! * Every failure is a [`StoreError`]; a store never panics on what the network or the server
+//!   sends. Calls may be cancelled at any `.await` (the client bounds each one with a timeout),
+//!   so a store must stay usable after a dropped future.
+//! * One instance serves every plugin of the process and is shared across tasks; `close` is
+//!   called once at backend shutdown, after which calls may fail.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde_json::Value;
 
 /// A failed store operation. The cache service logs it (rate-limited) and turns a `get` into a
 /// miss and a `set`/`delete` into a no-op; plugins never see it.
@@ -27,7 +44,8 @@ impl StoreError {
     }
 }
 
-/// A cache backend. One instance per store per process, shared by every plugin.
+/// A cache backend. One instance per store per process, shared by every plugin. See the
+/// [module docs](self) for the contract implementors keep.
 #[async_trait]
 pub trait CacheStore: Send + Sync + 'static {
     /// `memory`, `redis`, `valkey`, `memcache` or `infinispan`.
@@ -62,4 +80,34 @@ pub trait CacheStore: Send + Sync + 'static {
 
     /// Closes connections (at backend shutdown).
     async fn close(&self) {}
+
+    /// The store's in-process view, for stores that live in this process (the memory store):
+    /// the client then skips the envelope, the async call and the timeout. `None` (the default)
+    /// for stores behind a network.
+    fn local(&self) -> Option<&dyn LocalStore> {
+        None
+    }
+}
+
+/// Direct access to an in-process store's entries as decoded values (see
+/// [`CacheStore::local`]). The entries are the same as those of the [`CacheStore`] methods:
+/// a value set here reads back there as the envelope the client would have written, and the
+/// other way round. Expiry is the store's own.
+pub trait LocalStore: Send + Sync {
+    /// The live value of `key` in `plugin_id`'s namespace (`None` when absent or expired).
+    fn get_value(&self, plugin_id: &str, key: &str) -> Option<Arc<Value>>;
+
+    /// Stores `value`, expiring after `ttl`; `expires_ms` is the envelope's absolute expiry
+    /// (epoch milliseconds), kept for the [`CacheStore`] view.
+    fn set_value(
+        &self,
+        plugin_id: &str,
+        key: &str,
+        value: Value,
+        ttl: Option<Duration>,
+        expires_ms: Option<u64>,
+    );
+
+    /// Removes `key`.
+    fn delete_value(&self, plugin_id: &str, key: &str);
 }

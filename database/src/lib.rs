@@ -9,11 +9,22 @@ compile_error!(
     "backstage-database needs at least one engine feature: `sqlite` (default), `postgres` or `mysql`"
 );
 
+mod config;
+mod connect;
 mod error;
+mod manager;
+pub mod migrations;
+pub mod query;
+pub mod scheduler;
 mod service;
 
-pub use error::Error;
-pub use service::{DATABASE, DatabaseService};
+pub use error::{ConnectFailure, Error, is_unique_violation};
+pub use manager::{DatabaseManager, ManagerOptions, PluginDatabase};
+pub use migrations::{AppliedMigration, Migration, MigrationReport, Migrations};
+pub use service::{DATABASE, DatabaseService, database_service_factory};
+pub use scheduler::{
+    DatabaseScheduler, SchedulerOptions, scheduler_service_factory, scheduler_service_factory_with,
+};
 
 use std::fmt;
 

@@ -31,3 +31,36 @@ pub trait DatabaseService: Send + Sync {
 
 /// The database service: plugin-scoped, id `core.database`.
 pub const DATABASE: ServiceRef<dyn DatabaseService> = ServiceRef::plugin(DATABASE_SERVICE_ID);
+
+/// The stock database service factory: a [`DatabaseManager`](crate::DatabaseManager) built
+/// once per backend from `backend.database` (its pools are closed by a root shutdown hook),
+/// and each plugin's [`PluginDatabase`](crate::PluginDatabase) from it. Install it in a backend
+/// (`backend.add(database_service_factory())`); no connection is made until a plugin calls
+/// [`DatabaseService::client`].
+pub fn database_service_factory() -> backstage_core_plugin_api::ServiceFactory {
+    use std::sync::Arc;
+
+    use backstage_core_plugin_api::services::lifecycle::hook;
+    use backstage_core_plugin_api::{BoxError, ServiceFactory, core_services};
+
+    use crate::DatabaseManager;
+
+    ServiceFactory::with_root_context(
+        DATABASE,
+        (core_services::ROOT_CONFIG, core_services::ROOT_LIFECYCLE),
+        |(config, lifecycle)| async move {
+            let manager = DatabaseManager::from_config(&config.reader())?;
+            let closing = manager.clone();
+            lifecycle.add_shutdown_hook(hook(move || async move {
+                closing.close().await;
+                Ok::<_, BoxError>(())
+            }))?;
+            Ok::<_, BoxError>(manager)
+        },
+        core_services::PLUGIN_METADATA,
+        |metadata, manager: Arc<DatabaseManager>| async move {
+            let database = manager.for_plugin(metadata.plugin_id())?;
+            Ok::<_, BoxError>(Arc::new(database) as Arc<dyn DatabaseService>)
+        },
+    )
+}

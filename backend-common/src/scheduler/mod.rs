@@ -84,7 +84,9 @@
 //! database, so that one run happens across all backend instances. This scheduler has no
 //! database: it runs global tasks exactly like local ones, in this process. With one backend
 //! instance that is the same thing; with several, each instance runs every task. The scope is
-//! still reported as configured. A database-backed scheduler is planned in another crate.
+//! still reported as configured. The `backstage-database` crate's `DatabaseScheduler` runs
+//! each global task on one instance at a time through the database (it uses
+//! [`TaskDefinition::invoke`] and [`TaskDefinition::stop_signal`] to run tasks itself).
 //!
 //! ## HTTP
 //!
@@ -219,6 +221,23 @@ impl TaskDefinition {
     #[must_use]
     pub fn schedule(&self) -> &TaskSchedule {
         &self.schedule
+    }
+
+    /// The token set with [`signal`](Self::signal), if any. For schedulers built outside
+    /// this crate (the database-backed one in `backstage-database`).
+    #[must_use]
+    pub fn stop_signal(&self) -> Option<&CancellationToken> {
+        self.signal.as_ref()
+    }
+
+    /// Starts one run of the task's function with `cancel` as its token, returning its future.
+    /// For schedulers built outside this crate; the caller is responsible for the timeout
+    /// and for never overlapping runs.
+    pub fn invoke(
+        &self,
+        cancel: CancellationToken,
+    ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'static>> {
+        (self.func)(cancel)
     }
 }
 

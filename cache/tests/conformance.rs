@@ -1,0 +1,125 @@
+//! The conformance suite (tests/conformance/mod.rs) against every store this build has: the
+//! memory store always, and redis, valkey and memcache against the real servers named by
+//! `REDIS_URL`, `VALKEY_URL`, `MEMCACHED_URL` and `MEMCACHED_URLS` (scripts/test or
+//! scripts/with-servers start them; a missing server fails the test).
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "conformance/mod.rs"]
+mod conformance;
+
+use std::sync::Arc;
+
+use backstage_cache::CacheStore;
+use backstage_cache::stores::MemoryStore;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory() {
+    conformance::conformance(|| Arc::new(MemoryStore::new()) as Arc<dyn CacheStore>).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_bounded() {
+    conformance::conformance(|| {
+        Arc::new(
+            MemoryStore::builder()
+                .max_entries(10_000)
+                .max_bytes(16 << 20)
+                .build()
+                .unwrap(),
+        ) as Arc<dyn CacheStore>
+    })
+    .await;
+}
+
+#[cfg(feature = "redis")]
+mod redis {
+    use super::*;
+    use backstage_cache::stores::RedisStore;
+    use backstage_test_support::Server;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis() {
+        let url = Server::Redis.url();
+        conformance::conformance(|| {
+            Arc::new(RedisStore::open(&url).unwrap()) as Arc<dyn CacheStore>
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_with_namespace_and_separator() {
+        let url = Server::Redis.url();
+        conformance::conformance(|| {
+            Arc::new(
+                RedisStore::builder()
+                    .url(url.clone())
+                    .namespace("bs")
+                    .separator("|")
+                    .use_unlink(false)
+                    .build()
+                    .unwrap(),
+            ) as Arc<dyn CacheStore>
+        })
+        .await;
+    }
+}
+
+#[cfg(feature = "valkey")]
+mod valkey {
+    use super::*;
+    use backstage_cache::stores::ValkeyStore;
+    use backstage_test_support::Server;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn valkey() {
+        let url = Server::Valkey.url();
+        conformance::conformance(|| {
+            Arc::new(
+                ValkeyStore::builder()
+                    .url(url.clone())
+                    .key_prefix("app:")
+                    .build()
+                    .unwrap(),
+            ) as Arc<dyn CacheStore>
+        })
+        .await;
+    }
+}
+
+#[cfg(feature = "memcache")]
+mod memcache {
+    use super::*;
+    use backstage_cache::stores::MemcacheStore;
+    use backstage_test_support::Server;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn memcache() {
+        let url = Server::Memcached.url();
+        conformance::conformance(|| {
+            Arc::new(
+                MemcacheStore::builder()
+                    .servers(url.clone())
+                    .build()
+                    .unwrap(),
+            ) as Arc<dyn CacheStore>
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn memcache_two_servers() {
+        let urls = Server::MemcachedCluster.urls();
+        assert!(urls.len() >= 2, "MEMCACHED_URLS must name two servers");
+        let list = urls.join(",");
+        conformance::conformance(|| {
+            Arc::new(
+                MemcacheStore::builder()
+                    .servers(list.clone())
+                    .build()
+                    .unwrap(),
+            ) as Arc<dyn CacheStore>
+        })
+        .await;
+    }
+}
