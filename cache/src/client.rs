@@ -23,10 +23,11 @@ const LOG_EVERY: Duration = Duration::from_secs(60);
 /// Cheap to clone; clones and [`with_options`](CacheService::with_options) copies share the
 /// plugin's state (the store, the failure log, the in-flight loaders).
 ///
-/// Every store call is bounded by the manager's timeout (default 1 s). A store that fails or
-/// times out makes `get` return `None` and `set`/`delete` do nothing; the first failure of a
-/// streak is logged at `error` level (target `backstage_cache`), then at most once a minute
-/// with the count of failures in between, and the recovery at `info` level.
+/// Every call to a network store is bounded by the manager's timeout (default 1 s); an
+/// in-process store ([`CacheStore::local`]) is called directly. A store that fails or times
+/// out makes `get` return `None` and `set`/`delete` do nothing; the first failure of a streak
+/// is logged at `error` level (target `backstage_cache`), then at most once a minute with the
+/// count of failures in between, and the recovery at `info` level.
 #[derive(Clone)]
 pub struct CacheClient {
     plugin: Arc<PluginState>,

@@ -54,7 +54,11 @@
 //!   ([`CacheManager::from_config`]) and hands out a [`CacheClient`] per plugin.
 //! * [`CacheStore`] is the boundary every backend implements, in [`stores`]. Above it live the
 //!   store-independent rules: key normalisation ([`normalize_key`]), the value envelope
-//!   ([`envelope`]), TTL resolution, the per-call timeout and failure handling.
+//!   ([`envelope`]), TTL resolution, the per-call timeout and failure handling. An in-process
+//!   store can also offer a [`LocalStore`] view of decoded values, which the client then uses.
+//!
+//! Benchmarks (criterion micro-benches, and `cache-bench` side by side with Backstage's own
+//! `CacheManager`) are described in `cache/benches/README.md`.
 //!
 //! ## Configuration (`backend.cache`)
 //!
@@ -104,7 +108,9 @@
 //!   therefore not shared with a Node backend.
 //! * **Memory store**: a sweeper frees expired entries nobody reads, and an optional bound
 //!   (`maxEntries`, `maxBytes`) evicts the oldest-written entries first. Backstage's map only
-//!   drops an entry when it is read after expiry.
+//!   drops an entry when it is read after expiry. Values written by plugins are kept decoded
+//!   ([`LocalStore`]) instead of as envelope text, and its calls skip the timeout (they never
+//!   wait); the [`CacheStore`] view still reads and writes envelopes.
 //! * **Memcache TTLs** under one second are rounded up to one second (Backstage sends 0, "never
 //!   expires") and TTLs over 30 days are sent as an absolute time (Backstage's are dropped at
 //!   once). Memcache is spoken over the meta text protocol, so SASL credentials in the

@@ -13,7 +13,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use backstage_database::DatabaseClient;
-//! use backstage_database::query::sea_query::{Expr, Iden, Order, Query};
+//! use backstage_database::query::sea_query::{Expr, ExprTrait, Iden, Order, Query};
 //!
 //! #[derive(Iden)]
 //! enum Todos {

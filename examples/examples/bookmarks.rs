@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use backstage_backend_common::config::{LoadConfigOptions, secret_values};
 use backstage_backend_common::logging::{self, Format, LoggerConfig};
 use backstage_core_app_api::{DefaultServices, run};
-use backstage_database::{database_service_factory, scheduler::scheduler_service_factory};
 use backstage_examples::bookmarks;
 
 #[tokio::main]
@@ -35,9 +34,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         secret_values(&config),
     )?;
     let backend = services.backend()?;
-    backend.add(database_service_factory())?;
-    // With a database configured, scheduled tasks coordinate through it.
-    backend.add(scheduler_service_factory())?;
+    // The database service, and the scheduler that coordinates through it.
+    for factory in backstage_database::service_factories() {
+        backend.add(factory)?;
+    }
     backend.add(bookmarks::plugin())?;
     run(backend).await?;
     Ok(())

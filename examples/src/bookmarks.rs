@@ -18,7 +18,7 @@ use axum::{Json, Router};
 use backstage_core_plugin_api::{ApiError, BoxError, Plugin, core_services};
 use backstage_database::migrations::{Migration, Migrations};
 use backstage_database::query::sea_query::{
-    ColumnDef, Expr, Iden, MysqlQueryBuilder, Order, PostgresQueryBuilder, Query,
+    ColumnDef, Expr, ExprTrait, Iden, MysqlQueryBuilder, Order, PostgresQueryBuilder, Query,
     SqliteQueryBuilder, Table,
 };
 use backstage_database::{DATABASE, DatabaseClient};
