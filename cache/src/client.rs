@@ -179,7 +179,7 @@ impl CacheClient {
         let expires = ttl.map(|ttl| now_millis().saturating_add(ceil_millis(ttl)));
         let plugin = &*self.plugin;
         if let Some(local) = plugin.store.local() {
-            local.set_value(&plugin.plugin_id, key, value.clone(), ttl, expires);
+            local.set_value(&plugin.plugin_id, key, value, ttl, expires);
             return;
         }
         let text = envelope::encode(value, expires);

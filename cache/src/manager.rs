@@ -309,18 +309,28 @@ mod tests {
         assert_eq!(none.store().name(), "memory");
         assert_eq!(none.default_ttl(), None);
         assert_eq!(none.timeout(), DEFAULT_TIMEOUT);
-        assert_eq!(manager(json!({ "store": "" })).unwrap().store().name(), "memory");
+        assert_eq!(
+            manager(json!({ "store": "" })).unwrap().store().name(),
+            "memory"
+        );
     }
 
     #[test]
     fn default_ttl_forms() {
-        let ttl = |value: Value| manager(json!({ "defaultTtl": value })).unwrap().default_ttl();
+        let ttl = |value: Value| {
+            manager(json!({ "defaultTtl": value }))
+                .unwrap()
+                .default_ttl()
+        };
         assert_eq!(ttl(json!(60_000)), Some(Duration::from_secs(60)));
         assert_eq!(ttl(json!("1h")), Some(Duration::from_secs(3600)));
         assert_eq!(ttl(json!("90 minutes")), Some(Duration::from_secs(5400)));
         assert_eq!(ttl(json!("PT1H")), Some(Duration::from_secs(3600)));
         assert_eq!(ttl(json!({ "days": 1 })), Some(Duration::from_secs(86_400)));
-        assert_eq!(ttl(json!({ "months": 1 })), Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(
+            ttl(json!({ "months": 1 })),
+            Some(Duration::from_secs(30 * 86_400))
+        );
         assert_eq!(ttl(json!(0)), None);
         assert!(manager(json!({ "defaultTtl": "0" })).is_err());
         assert!(manager(json!({ "defaultTtl": "whenever" })).is_err());
@@ -337,7 +347,10 @@ mod tests {
     #[test]
     fn startup_errors() {
         let message = |cache: Value| manager(cache).unwrap_err().to_string();
-        assert_eq!(message(json!({ "store": "mongo" })), "Unknown cache store: mongo");
+        assert_eq!(
+            message(json!({ "store": "mongo" })),
+            "Unknown cache store: mongo"
+        );
         assert!(
             message(json!({ "store": "memory", "connection": { "url": "redis://x" } }))
                 .contains("only supported when backend.cache.store is 'redis'")

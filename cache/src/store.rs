@@ -97,13 +97,13 @@ pub trait LocalStore: Send + Sync {
     /// The live value of `key` in `plugin_id`'s namespace (`None` when absent or expired).
     fn get_value(&self, plugin_id: &str, key: &str) -> Option<Arc<Value>>;
 
-    /// Stores `value`, expiring after `ttl`; `expires_ms` is the envelope's absolute expiry
-    /// (epoch milliseconds), kept for the [`CacheStore`] view.
+    /// Stores a copy of `value`, expiring after `ttl`; `expires_ms` is the envelope's absolute
+    /// expiry (epoch milliseconds), kept for the [`CacheStore`] view.
     fn set_value(
         &self,
         plugin_id: &str,
         key: &str,
-        value: Value,
+        value: &Value,
         ttl: Option<Duration>,
         expires_ms: Option<u64>,
     );

@@ -51,13 +51,18 @@ const STORED: [(&str, &str); 6] = [
 ];
 
 /// Which of two memcached servers memjs put each entry on (same order as [`STORED`]).
+#[cfg(feature = "memcache")]
 const MEMCACHE_SERVER: [usize; 6] = [1, 0, 1, 0, 1, 1];
 
 #[test]
 fn keys_and_envelopes_match_backstage() {
     for ((key, value), (stored_key, stored_value)) in entries().iter().zip(STORED) {
         assert_eq!(normalize_key(key), stored_key, "key {key:?}");
-        assert_eq!(envelope::encode(value, None), stored_value, "value of {key:?}");
+        assert_eq!(
+            envelope::encode(value, None),
+            stored_value,
+            "value of {key:?}"
+        );
         let decoded = envelope::decode(stored_value).unwrap();
         let expected = if value.as_f64() == Some(0.0) {
             json!(0)
@@ -118,7 +123,12 @@ async fn memcache_entries_land_where_memjs_looks() {
         .unwrap();
     let single: Vec<MemcacheStore> = urls[..2]
         .iter()
-        .map(|url| MemcacheStore::builder().servers(url.clone()).build().unwrap())
+        .map(|url| {
+            MemcacheStore::builder()
+                .servers(url.clone())
+                .build()
+                .unwrap()
+        })
         .collect();
     let plugin = unique_name("mc");
     for i in 0..20 {
@@ -129,7 +139,11 @@ async fn memcache_entries_land_where_memjs_looks() {
         let server = both.server_for(&MemcacheStore::physical_key(&plugin, &key));
         for (index, store) in single.iter().enumerate() {
             let found = store.get(&plugin, &key).await.unwrap();
-            assert_eq!(found.is_some(), index == server, "key-{i} on server {index}");
+            assert_eq!(
+                found.is_some(),
+                index == server,
+                "key-{i} on server {index}"
+            );
         }
     }
 }

@@ -107,6 +107,52 @@ mod memcache {
         .await;
     }
 
+    /// Backstage sends a sub-second TTL as 0 ("never expires") and a TTL over 30 days as a
+    /// relative time memcached reads as a past date (dropped at once); we round the first up
+    /// to one second and send the second as an absolute time.
+    #[tokio::test]
+    async fn memcache_ttl_edges() {
+        use std::time::Duration;
+
+        let store = MemcacheStore::builder()
+            .servers(Server::Memcached.url())
+            .build()
+            .unwrap();
+        let plugin = conformance::plugin_id("mcttl");
+        let month = Duration::from_secs(31 * 24 * 3600);
+        store
+            .set(&plugin, "long", r#"{"value":1}"#.into(), Some(month))
+            .await
+            .unwrap();
+        store
+            .set(
+                &plugin,
+                "short",
+                r#"{"value":2}"#.into(),
+                Some(Duration::from_millis(300)),
+            )
+            .await
+            .unwrap();
+        assert!(
+            store.get(&plugin, "long").await.unwrap().is_some(),
+            "31 days"
+        );
+        assert!(
+            store.get(&plugin, "short").await.unwrap().is_some(),
+            "300 ms"
+        );
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert!(
+            store.get(&plugin, "long").await.unwrap().is_some(),
+            "31 days, later"
+        );
+        assert_eq!(
+            store.get(&plugin, "short").await.unwrap(),
+            None,
+            "300 ms, later"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn memcache_two_servers() {
         let urls = Server::MemcachedCluster.urls();

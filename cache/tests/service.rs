@@ -24,7 +24,9 @@ fn plugin(id: &'static str, seen: Seen) -> Plugin {
                 cache.set(id, &json!(true), None).await;
                 let own = cache.get("k").await;
                 let other = cache.get(if id == "one" { "two" } else { "one" }).await;
-                seen.lock().unwrap().push((cache.plugin_id().to_owned(), own, other));
+                seen.lock()
+                    .unwrap()
+                    .push((cache.plugin_id().to_owned(), own, other));
                 Ok::<_, BoxError>(())
             }
         });
@@ -80,5 +82,8 @@ async fn a_bad_cache_config_fails_the_start() {
     backend.add(plugin("one", Seen::default())).unwrap();
     let error = backend.start().await.unwrap_err();
     let chain = format!("{error:?}");
-    assert!(chain.contains("Unknown cache store: nosuchstore"), "{chain}");
+    assert!(
+        chain.contains("Unknown cache store: nosuchstore"),
+        "{chain}"
+    );
 }

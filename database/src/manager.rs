@@ -1,37 +1,5 @@
 //! The database manager: one per backend process, handing each plugin its
-//! [`PluginDatabase`] (Backstage's `DatabaseManager`).
-//!
-//! [`DatabaseManager::from_config`] reads `backend.database` and validates the keys that
-//! apply to every plugin; it opens nothing. [`DatabaseManager::for_plugin`] resolves a
-//! plugin's engine, database and pool settings, still without I/O, so config mistakes fail
-//! the plugin's start. The first [`DatabaseService::client`] call creates the database or
-//! schema when allowed, checks that a connection works and builds the pool; the result is
-//! shared by every [`PluginDatabase`] of that plugin ID (the plugin and its modules). A
-//! failed attempt is not remembered: the next call tries again.
-//!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use backstage_backend_common::config::ConfigReader;
-//! use backstage_database::{DatabaseClient, DatabaseManager, DatabaseService};
-//! use serde_json::json;
-//!
-//! // No `backend.database` block: every plugin gets a private in-memory SQLite database.
-//! let config = ConfigReader::from_value(json!({}));
-//! let manager = DatabaseManager::from_config(&config)?;
-//! let catalog = manager.for_plugin("catalog")?;
-//! assert!(!catalog.migrations_skip());
-//! match catalog.client().await? {
-//!     # #[cfg(feature = "sqlite")]
-//!     DatabaseClient::Sqlite(pool) => {
-//!         sqlx::query("CREATE TABLE entities (id TEXT PRIMARY KEY)").execute(&pool).await?;
-//!     }
-//!     _ => unreachable!("no config means SQLite"),
-//! }
-//! manager.close().await;
-//! # Ok(())
-//! # }
-//! ```
+//! [`PluginDatabase`] (Backstage's `DatabaseManager`). See [`DatabaseManager`].
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -107,9 +75,66 @@ impl ManagerOptions {
     }
 }
 
-/// Hands out one logical database per plugin, configured from `backend.database`. Cheap to
-/// clone (the state is shared); build one per backend process and call
-/// [`close`](Self::close) at shutdown.
+/// Hands out one logical database per plugin, configured from `backend.database`
+/// (Backstage's `DatabaseManager`). Cheap to clone (the state is shared); build one per
+/// backend process and call [`close`](Self::close) at shutdown.
+///
+/// [`DatabaseManager::from_config`] reads `backend.database` and validates the keys that
+/// apply to every plugin; it opens nothing. [`DatabaseManager::for_plugin`] resolves a
+/// plugin's engine, database and pool settings, still without I/O, so config mistakes fail
+/// the plugin's start. The first [`DatabaseService::client`] call creates the database or
+/// schema when allowed, checks that a connection works and builds the pool; the result is
+/// shared by every [`PluginDatabase`] of that plugin ID (the plugin and its modules). A
+/// failed attempt is not remembered: the next call tries again.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use backstage_backend_common::config::ConfigReader;
+/// use backstage_database::{DatabaseClient, DatabaseManager, DatabaseService};
+/// use serde_json::json;
+///
+/// // No `backend.database` block: every plugin gets a private in-memory SQLite database.
+/// let config = ConfigReader::from_value(json!({}));
+/// let manager = DatabaseManager::from_config(&config)?;
+/// let catalog = manager.for_plugin("catalog")?;
+/// assert!(!catalog.migrations_skip());
+/// match catalog.client().await? {
+///     # #[cfg(feature = "sqlite")]
+///     DatabaseClient::Sqlite(pool) => {
+///         sqlx::query("CREATE TABLE entities (id TEXT PRIMARY KEY)").execute(&pool).await?;
+///     }
+///     _ => unreachable!("no config means SQLite"),
+/// }
+/// manager.close().await;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Differences from Backstage
+///
+/// * Databases are created from the plugin's *effective* connection (its host, user and
+///   TLS), connected to the maintenance database ([`ManagerOptions::maintenance_database`],
+///   default `postgres`); a schema goes into the database the plugin actually uses.
+/// * Per-plugin `role` and `ensureSchemaExists` are honoured.
+/// * A failed [`client`](DatabaseService::client) is retried on the next call; callers
+///   waiting on the same attempt share its failure ([`Error::SharedAttempt`]).
+/// * `client()` opens one connection to check the settings, so a bad host, password,
+///   missing database or missing schema (creation disabled) fails there, with a message
+///   naming plugin, engine, database and cause ([`ConnectFailure`](crate::ConnectFailure)).
+/// * Every config error, including a bad connection string, fails
+///   [`for_plugin`](Self::for_plugin) (plugin start), as do PostgreSQL names over 63 bytes.
+/// * SQLite in memory: one shared-cache database per plugin, kept alive by a connection
+///   held until [`close`](Self::close); files use WAL, foreign keys and a 5 s busy timeout.
+/// * A plugin that switches engine ignores the base connection entirely (Backstage still
+///   reads a base PostgreSQL string as a SQLite filename and fails).
+/// * `prefix: ''` means the default prefix, with a warning;
+///   [`warn_unused_plugin_configs`](Self::warn_unused_plugin_configs) warns about
+///   `plugin.<id>` blocks no plugin asked for.
+/// * PostgreSQL `sslmode` follows libpq (`require` encrypts without verifying);
+///   `ssl: true` verifies the certificate and host, as node-postgres does.
+/// * Cloud IAM connection types (`azure`, `cloudsql`, `rds`) are refused with
+///   [`Error::UnsupportedConnectionType`].
 #[derive(Clone)]
 pub struct DatabaseManager {
     inner: Arc<Inner>,

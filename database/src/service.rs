@@ -50,6 +50,12 @@ pub fn database_service_factory() -> backstage_core_plugin_api::ServiceFactory {
         (core_services::ROOT_CONFIG, core_services::ROOT_LIFECYCLE),
         |(config, lifecycle)| async move {
             let manager = DatabaseManager::from_config(&config.reader())?;
+            // Once every plugin started, `plugin.<id>` blocks nobody used are worth a warning.
+            let checking = manager.clone();
+            lifecycle.add_startup_hook(hook(move || async move {
+                checking.warn_unused_plugin_configs();
+                Ok::<_, BoxError>(())
+            }))?;
             let closing = manager.clone();
             lifecycle.add_shutdown_hook(hook(move || async move {
                 closing.close().await;

@@ -224,7 +224,7 @@ impl Inner {
     fn insert(
         &self,
         key: &str,
-        stored: Stored,
+        new: New<'_>,
         ttl: Option<Duration>,
         expires_ms: Option<u64>,
         size: usize,
@@ -242,7 +242,21 @@ impl Inner {
         let (old, written_key) = match shard.map.get_mut(key) {
             Some(entry) => {
                 let old_size = entry.size;
-                let old = std::mem::replace(&mut entry.stored, stored);
+                let old = match (&mut entry.stored, new) {
+                    // Nobody reads the old value right now: overwrite it in place, reusing
+                    // its allocations where the shapes match.
+                    (Stored::Value(current), New::Value(source)) => match Arc::get_mut(current) {
+                        Some(current) => {
+                            assign(current, source);
+                            None
+                        }
+                        None => Some(Stored::Value(std::mem::replace(
+                            current,
+                            Arc::new(source.clone()),
+                        ))),
+                    },
+                    (stored, new) => Some(std::mem::replace(stored, new.into_stored())),
+                };
                 entry.expires_at = expires_at;
                 entry.expires_ms = expires_ms;
                 entry.size = size;
@@ -262,7 +276,7 @@ impl Inner {
                 shard.map.insert(
                     owned.clone(),
                     Entry {
-                        stored,
+                        stored: new.into_stored(),
                         expires_at,
                         expires_ms,
                         size,
@@ -366,6 +380,45 @@ impl Inner {
     }
 }
 
+/// What a write brings: envelope text, or a value to copy.
+enum New<'a> {
+    Text(Arc<str>),
+    Value(&'a Value),
+}
+
+impl New<'_> {
+    fn into_stored(self) -> Stored {
+        match self {
+            New::Text(text) => Stored::Text(text),
+            New::Value(value) => Stored::Value(Arc::new(value.clone())),
+        }
+    }
+}
+
+/// `*target = source.clone()`, reusing `target`'s allocations where the shapes match (the
+/// common case of a key rewritten with a value of the same shape).
+fn assign(target: &mut Value, source: &Value) {
+    match (target, source) {
+        (Value::String(target), Value::String(source)) => target.clone_from(source),
+        (Value::Array(target), Value::Array(source)) => {
+            target.truncate(source.len());
+            for (target, source) in target.iter_mut().zip(source) {
+                assign(target, source);
+            }
+            let reused = target.len();
+            target.extend(source[reused..].iter().cloned());
+        }
+        (Value::Object(target), Value::Object(source))
+            if target.len() == source.len() && target.keys().eq(source.keys()) =>
+        {
+            for ((_, target), (_, source)) in target.iter_mut().zip(source) {
+                assign(target, source);
+            }
+        }
+        (target, source) => *target = source.clone(),
+    }
+}
+
 /// A stored value taken out of the map (reference-counted, so the lock is held briefly).
 enum StoredRef {
     Value(Arc<Value>),
@@ -407,9 +460,9 @@ impl CacheStore for MemoryStore {
             self.start_sweeper();
         }
         let size = envelope.len();
-        let stored = Stored::Text(envelope.into());
+        let new = New::Text(envelope.into());
         Self::with_key(plugin_id, key, |key| {
-            self.inner.insert(key, stored, ttl, None, size);
+            self.inner.insert(key, new, ttl, None, size);
         });
         Ok(())
     }
@@ -462,17 +515,17 @@ impl LocalStore for MemoryStore {
         &self,
         plugin_id: &str,
         key: &str,
-        value: Value,
+        value: &Value,
         ttl: Option<Duration>,
         expires_ms: Option<u64>,
     ) {
         if ttl.is_some() {
             self.start_sweeper();
         }
-        let size = estimated_len(&value);
-        let stored = Stored::Value(Arc::new(value));
+        let size = estimated_len(value);
         Self::with_key(plugin_id, key, |key| {
-            self.inner.insert(key, stored, ttl, expires_ms, size);
+            self.inner
+                .insert(key, New::Value(value), ttl, expires_ms, size);
         });
     }
 
@@ -711,10 +764,30 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn assign_copies_whatever_the_shapes() {
+        let cases = [
+            (
+                json!({ "a": [1, "x"], "b": "s" }),
+                json!({ "a": [2, "yy", 3], "b": "t" }),
+            ),
+            (json!({ "a": 1 }), json!({ "b": 1 })),
+            (json!([1, 2, 3]), json!([4])),
+            (json!("s"), json!({ "now": "object" })),
+            (json!(null), json!([null, { "k": ":v" }])),
+        ];
+        for (mut target, source) in cases {
+            assign(&mut target, &source);
+            assert_eq!(target, source);
+            // Member order follows the source too.
+            assert_eq!(serde_json::to_string(&target).unwrap(), source.to_string());
+        }
+    }
+
     #[tokio::test]
     async fn both_views_see_the_same_entries() {
         let store = MemoryStore::new();
-        store.set_value("p", "a", json!({ "x": ":y" }), None, Some(5));
+        store.set_value("p", "a", &json!({ "x": ":y" }), None, Some(5));
         assert_eq!(
             store.get("p", "a").await.unwrap().as_deref(),
             Some(r#"{"value":{"x":"::y"},"expires":5}"#)

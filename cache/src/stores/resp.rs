@@ -192,8 +192,110 @@ enum Target {
 
 #[derive(Clone)]
 enum Connection {
-    Standalone(ConnectionManager),
+    /// Requests go through the batcher, which writes what is queued as one pipeline.
+    Standalone(Batcher),
     Cluster(ClusterConnection),
+}
+
+fn timed_out() -> redis::RedisError {
+    std::io::Error::from(std::io::ErrorKind::TimedOut).into()
+}
+
+/// Most commands written as one pipeline.
+const MAX_BATCH: usize = 256;
+
+type Reply = tokio::sync::oneshot::Sender<redis::RedisResult<redis::Value>>;
+
+/// Automatic pipelining over the shared connection (as node-redis and ioredis do per event
+/// loop tick): a task takes every request queued while the previous write was answered and
+/// sends them as one pipeline, so concurrent callers share writes and round trips instead of
+/// each paying a system call.
+#[derive(Clone)]
+struct Batcher {
+    requests: tokio::sync::mpsc::UnboundedSender<(Cmd, Reply)>,
+}
+
+impl Batcher {
+    /// `limit` bounds each write and its answer, so that a connection that stops answering
+    /// never holds the queue up for longer.
+    fn spawn(connection: ConnectionManager, limit: Duration) -> Self {
+        let (requests, mut queue) = tokio::sync::mpsc::unbounded_channel::<(Cmd, Reply)>();
+        tokio::spawn(async move {
+            let mut batch: Vec<(Cmd, Reply)> = Vec::new();
+            while let Some(first) = queue.recv().await {
+                batch.push(first);
+                while batch.len() < MAX_BATCH {
+                    match queue.try_recv() {
+                        Ok(request) => batch.push(request),
+                        Err(_) => break,
+                    }
+                }
+                // Callers that gave up (timed out) are not sent.
+                batch.retain(|(_, reply)| !reply.is_closed());
+                let mut connection = connection.clone();
+                match batch.len() {
+                    0 => {}
+                    1 => {
+                        if let Some((cmd, reply)) = batch.pop() {
+                            let result =
+                                tokio::time::timeout(limit, connection.send_packed_command(&cmd))
+                                    .await
+                                    .unwrap_or_else(|_| Err(timed_out()))
+                                    .and_then(redis::Value::extract_error);
+                            let _ = reply.send(result);
+                        }
+                    }
+                    n => {
+                        let mut pipeline = redis::pipe();
+                        let mut replies = Vec::with_capacity(n);
+                        for (cmd, reply) in batch.drain(..) {
+                            pipeline.add_command(cmd);
+                            replies.push(reply);
+                        }
+                        let answer = tokio::time::timeout(
+                            limit,
+                            connection.send_packed_commands(&pipeline, 0, n),
+                        )
+                        .await
+                        .unwrap_or_else(|_| Err(timed_out()));
+                        match answer {
+                            Ok(values) if values.len() == n => {
+                                for (value, reply) in values.into_iter().zip(replies) {
+                                    let _ = reply.send(value.extract_error());
+                                }
+                            }
+                            Ok(_) => {
+                                let error = redis::RedisError::from((
+                                    redis::ErrorKind::Client,
+                                    "pipeline answered with the wrong number of replies",
+                                ));
+                                for reply in replies {
+                                    let _ = reply.send(Err(error.clone()));
+                                }
+                            }
+                            Err(error) => {
+                                for reply in replies {
+                                    let _ = reply.send(Err(error.clone()));
+                                }
+                            }
+                        }
+                    }
+                }
+                batch.clear();
+            }
+        });
+        Self { requests }
+    }
+
+    async fn query(&self, cmd: Cmd) -> redis::RedisResult<redis::Value> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.requests.send((cmd, reply)).map_err(|_| {
+            redis::RedisError::from((redis::ErrorKind::Client, "the connection task stopped"))
+        })?;
+        answer.await.map_err(|_| {
+            redis::RedisError::from((redis::ErrorKind::Client, "the connection task stopped"))
+        })?
+    }
 }
 
 enum State {
@@ -226,6 +328,8 @@ impl RespClient {
             let config = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(settings.timeout))
                 .set_response_timeout(None)
+                // Room for every caller in flight, so that senders never wait on the channel.
+                .set_pipeline_buffer_size(4096)
                 .set_number_of_retries(4)
                 .set_min_delay(Duration::from_millis(100))
                 .set_max_delay(Duration::from_secs(2));
@@ -268,10 +372,11 @@ impl RespClient {
             State::Idle => {}
         }
         let connection = match &self.target {
-            Target::Standalone(client, config) => Connection::Standalone(
+            Target::Standalone(client, config) => Connection::Standalone(Batcher::spawn(
                 ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
                     .map_err(|e| self.error(e.to_string()))?,
-            ),
+                self.settings.timeout,
+            )),
             Target::Cluster(client, config) => {
                 Connection::Cluster(client.get_pending_async_connection_with_config(config.clone()))
             }
@@ -280,9 +385,12 @@ impl RespClient {
         Ok(connection)
     }
 
-    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+    async fn query<T: FromRedisValue>(&self, cmd: Cmd) -> Result<T, StoreError> {
         let result = match self.connection()? {
-            Connection::Standalone(mut connection) => cmd.query_async(&mut connection).await,
+            Connection::Standalone(batcher) => batcher
+                .query(cmd)
+                .await
+                .and_then(|value| redis::from_redis_value(value).map_err(Into::into)),
             Connection::Cluster(mut connection) => cmd.query_async(&mut connection).await,
         };
         result.map_err(|e| self.error(e.to_string()))
@@ -306,7 +414,7 @@ impl RespClient {
     ) -> Result<Option<String>, StoreError> {
         let mut cmd = redis::cmd("GET");
         cmd.arg(self.physical_key(plugin_id, key));
-        self.query(&cmd).await
+        self.query(cmd).await
     }
 
     pub(crate) async fn set(
@@ -321,7 +429,7 @@ impl RespClient {
         if let Some(ttl) = ttl {
             cmd.arg("PX").arg(ceil_millis(ttl).max(1));
         }
-        self.query::<redis::Value>(&cmd).await.map(|_| ())
+        self.query::<redis::Value>(cmd).await.map(|_| ())
     }
 
     pub(crate) async fn delete(&self, plugin_id: &str, key: &str) -> Result<(), StoreError> {
@@ -331,7 +439,7 @@ impl RespClient {
             "DEL"
         });
         cmd.arg(self.physical_key(plugin_id, key));
-        self.query::<redis::Value>(&cmd).await.map(|_| ())
+        self.query::<redis::Value>(cmd).await.map(|_| ())
     }
 
     /// Drops the shared connection; later calls fail.
