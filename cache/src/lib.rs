@@ -98,7 +98,8 @@
 //!
 //! * **One client per store per process**, shared by every plugin and closed at backend
 //!   shutdown (Backstage opens one per plugin and never closes them). Redis and valkey calls
-//!   share one pipelined (multiplexed) connection.
+//!   share one connection, and the requests queued while a write is answered are sent as
+//!   one pipeline (standalone mode).
 //! * **Timeouts and failures**: see above. Backstage's redis client hangs forever or crashes the
 //!   process when the server goes away.
 //! * **Valkey keys include the plugin id** (`<keyPrefix>P:K`, like redis). Backstage 0.18

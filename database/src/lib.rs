@@ -88,10 +88,10 @@ mod service;
 pub use error::{ConnectFailure, Error, is_unique_violation};
 pub use manager::{DatabaseManager, ManagerOptions, PluginDatabase};
 pub use migrations::{AppliedMigration, Migration, MigrationReport, Migrations};
-pub use service::{DATABASE, DatabaseService, database_service_factory};
 pub use scheduler::{
     DatabaseScheduler, SchedulerOptions, scheduler_service_factory, scheduler_service_factory_with,
 };
+pub use service::{DATABASE, DatabaseService, database_service_factory};
 
 /// The factories a backend with a database installs: the [`DATABASE`] service and the
 /// database-backed scheduler (replacing the in-process one, so `global` tasks run on one

@@ -88,7 +88,10 @@ row_bound!(FromMySqlRow, "mysql", sqlx::mysql::MySqlRow);
 /// A row type every enabled engine can decode: any `#[derive(sqlx::FromRow)]` struct whose
 /// field types all engines support (integers, strings, booleans, `serde_json::Value`,
 /// `chrono` timestamps, options of those).
-pub trait FromDatabaseRow: FromPgRow + FromSqliteRow + FromMySqlRow + Send + Unpin + 'static {}
+pub trait FromDatabaseRow:
+    FromPgRow + FromSqliteRow + FromMySqlRow + Send + Unpin + 'static
+{
+}
 impl<T: FromPgRow + FromSqliteRow + FromMySqlRow + Send + Unpin + 'static> FromDatabaseRow for T {}
 
 impl DatabaseClient {

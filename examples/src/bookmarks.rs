@@ -113,7 +113,9 @@ fn internal(error: sqlx::Error) -> ApiError {
     ApiError::internal("database error").with_cause(error)
 }
 
-async fn get_all(State(client): State<Arc<DatabaseClient>>) -> Result<Json<Vec<Bookmark>>, ApiError> {
+async fn get_all(
+    State(client): State<Arc<DatabaseClient>>,
+) -> Result<Json<Vec<Bookmark>>, ApiError> {
     Ok(Json(list(&client, "").await.map_err(internal)?))
 }
 
@@ -124,7 +126,9 @@ async fn create(
     if !(new.url.starts_with("https://") || new.url.starts_with("http://")) {
         return Err(ApiError::input("url must be an http(s) URL"));
     }
-    add(&client, &new.url, new.title.trim()).await.map_err(internal)?;
+    add(&client, &new.url, new.title.trim())
+        .await
+        .map_err(internal)?;
     Ok(StatusCode::CREATED)
 }
 

@@ -68,9 +68,13 @@ async fn exercise(database: Value) {
         201
     );
     assert_eq!(
-        call(&first, "POST", Some(json!({"url": "ftp://x", "title": "x"})))
-            .await
-            .0,
+        call(
+            &first,
+            "POST",
+            Some(json!({"url": "ftp://x", "title": "x"}))
+        )
+        .await
+        .0,
         400
     );
     let (status, list) = call(&first, "GET", None).await;
@@ -100,7 +104,13 @@ async fn on_sqlite_files_data_survives_a_restart() {
     let (_, list) = call(&again, "GET", None).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     let client = again_client(&again).await;
-    assert!(bookmarks::migrations().pending(&client).await.unwrap().is_empty());
+    assert!(
+        bookmarks::migrations()
+            .pending(&client)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     again.stop().await.unwrap();
     assert!(dir.path().join("bookmarks.sqlite").exists());
 }
@@ -116,7 +126,9 @@ async fn again_client(backend: &Backend) -> backstage_database::DatabaseClient {
     let manager = backstage_database::DatabaseManager::from_config(&config).unwrap();
     let _ = DATABASE; // the plugin itself receives it through `DATABASE`
     let db = manager.for_plugin("bookmarks").unwrap();
-    backstage_database::DatabaseService::client(&db).await.unwrap()
+    backstage_database::DatabaseService::client(&db)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

@@ -15,7 +15,8 @@ use crate::store::{CacheStore, StoreError};
 /// `@keyv/redis` writes them; values are the envelope strings; expiry is `SET … PX <ms>`.
 /// Only single-key commands are sent (`GET`, `SET`, `UNLINK`/`DEL`), so a cluster never sees a
 /// cross-slot request. The connection is made on first use and re-made with capped
-/// exponential backoff after it breaks.
+/// exponential backoff after it breaks. In standalone mode the requests queued while a write is
+/// answered go out together as one pipeline.
 ///
 /// ```no_run
 /// use std::sync::Arc;

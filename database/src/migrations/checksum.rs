@@ -10,10 +10,12 @@ pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
 /// The SHA-256 digest of `data` as lower-case hex.
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
     use std::fmt::Write;
-    sha256(data).iter().fold(String::with_capacity(64), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    sha256(data)
+        .iter()
+        .fold(String::with_capacity(64), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 #[cfg(test)]
