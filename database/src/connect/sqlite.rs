@@ -49,6 +49,17 @@ fn memory_name(plugin_id: &str) -> String {
     )
 }
 
+/// SQLITE_BUSY (5) or one of its extended codes (`database is locked`).
+fn is_busy(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == 5),
+        _ => false,
+    }
+}
+
 fn file_options(path: &Path) -> SqliteConnectOptions {
     SqliteConnectOptions::new()
         .filename(path)
@@ -100,10 +111,23 @@ pub(super) async fn connect(
             }
             let label = path.display().to_string();
             let options = file_options(path);
-            // The probe also switches a new file to WAL, which needs the write lock once.
-            let probe = with_timeout(timeout, options.connect())
-                .await
-                .map_err(|e| connect_error(&label, e))?;
+            // The probe also switches a new file to WAL, which needs the write lock once. Two
+            // processes doing that at the same moment can get SQLITE_BUSY at once (SQLite
+            // refuses to wait where waiting could deadlock), so a busy probe is retried.
+            let probe = with_timeout(timeout, async {
+                let mut backoff = Duration::from_millis(10);
+                loop {
+                    match options.connect().await {
+                        Err(e) if is_busy(&e) => {
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(Duration::from_millis(200));
+                        }
+                        other => return other,
+                    }
+                }
+            })
+            .await
+            .map_err(|e| connect_error(&label, e))?;
             let _ = probe.close().await;
             let pool: SqlitePoolOptions = pool_options(&config.pool, &SQLITE_POOL);
             Ok(Connected {
