@@ -7,7 +7,7 @@ use axum::body::{Body, to_bytes};
 use axum::http::Request;
 use backstage_backend_common::config::ConfigReader;
 use backstage_core_app_api::{Backend, DefaultServices};
-use backstage_database::{DATABASE, database_service_factory};
+use backstage_database::database_service_factory;
 use backstage_examples::bookmarks;
 use backstage_test_support::{Server, unique_name};
 use serde_json::{Value, json};
@@ -115,18 +115,17 @@ async fn on_sqlite_files_data_survives_a_restart() {
     assert!(dir.path().join("bookmarks.sqlite").exists());
 }
 
+/// The plugin's database as a second manager on the same files sees it (SQLite files are
+/// shared between managers, as between processes).
 async fn again_client(backend: &Backend) -> backstage_database::DatabaseClient {
-    // Resolve the plugin's database through a throwaway plugin-scoped lookup: the manager is
-    // shared, so a second `for_plugin("bookmarks")` gets the same pool.
     let config = backend
         .service(backstage_core_plugin_api::core_services::ROOT_CONFIG)
         .await
         .unwrap()
         .reader();
     let manager = backstage_database::DatabaseManager::from_config(&config).unwrap();
-    let _ = DATABASE; // the plugin itself receives it through `DATABASE`
-    let db = manager.for_plugin("bookmarks").unwrap();
-    backstage_database::DatabaseService::client(&db)
+    let database = manager.for_plugin("bookmarks").unwrap();
+    backstage_database::DatabaseService::client(&database)
         .await
         .unwrap()
 }
