@@ -980,6 +980,14 @@ async fn local_tasks_run_everywhere(engine: Engine) {
     let client = db.client().await;
     assert!(row_text(&client, "here").await.is_none());
     assert!(row_text(&client, "everywhere").await.is_some());
+    // `runs` counts a run when it starts: wait for it to finish before expecting "not running".
+    eventually(
+        Duration::from_secs(3),
+        "both local runs to finish",
+        || async { pa.log.lock().unwrap().len() == 1 && pb.log.lock().unwrap().len() == 1 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
     let err = a.cancel_task("here").await.unwrap_err();
     assert_eq!(err.to_string(), "ConflictError: Task here is not running");
 
