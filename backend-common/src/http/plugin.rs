@@ -220,10 +220,7 @@ impl PluginInner {
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
+    super::util::panic_message(payload)
         .unwrap_or_else(|| "the routes could not be merged".to_owned())
 }
 

@@ -261,10 +261,7 @@ impl RootInner {
             {
                 Ok(response) => response,
                 Err(payload) => {
-                    let message = payload
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                    let message = super::util::panic_message(payload.as_ref())
                         .unwrap_or_else(|| "unknown panic payload".to_owned());
                     tracing::error!(panic = %message, "Request handler panicked: {method} {uri}");
                     ApiError::internal("Internal server error").into_response()

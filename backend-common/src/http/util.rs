@@ -141,6 +141,15 @@ pub(crate) fn kebab_case(key: &str) -> String {
     words.join("-")
 }
 
+/// The message of a panic payload, when it is a string (`panic!("...")` gives `&str` or
+/// `String`).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<String> {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

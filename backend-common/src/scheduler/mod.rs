@@ -143,6 +143,7 @@ pub use schedule::{CronExpr, TaskFrequency, TaskSchedule, TaskScope, read_task_s
 /// The token a task function receives, and the scheduler's shutdown token (re-exported from
 /// `tokio-util`).
 pub use tokio_util::sync::CancellationToken;
+pub use worker::{join_error_message, serialize_task_error};
 
 /// The error a task function returns.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -337,7 +337,10 @@ fn chrono_duration(duration: Duration) -> chrono::Duration {
 
 /// Backstage's `serializeError` of a run's error, as a JSON string: `{"name","message"}`
 /// plus `cause` for an error's source chain; [`ApiError`]s keep their name and fields.
-fn serialize_task_error(err: &(dyn StdError + Send + Sync + 'static)) -> String {
+/// A task run's error as the JSON string Backstage stores in `lastRunError`: an [`ApiError`]
+/// serialised as Backstage serialises errors, any other error as `{"name":"Error","message":…}`
+/// with its sources as nested `cause`s. Shared with schedulers built outside this crate.
+pub fn serialize_task_error(err: &(dyn StdError + Send + Sync + 'static)) -> String {
     let value = match err.downcast_ref::<ApiError>() {
         Some(api) => serialize_error(api, false),
         None => plain_error_value(err),
@@ -364,18 +367,14 @@ fn error_json(message: &str) -> String {
 }
 
 /// What a run's `JoinError` means: a panic (with its message when it is a string) or an abort.
-fn join_error_message(err: JoinError) -> String {
+/// What a run's `JoinError` means: `Task panicked: <message>` or `Task was aborted`. Shared
+/// with schedulers built outside this crate.
+pub fn join_error_message(err: JoinError) -> String {
     match err.try_into_panic() {
-        Ok(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned());
-            match message {
-                Some(message) => format!("Task panicked: {message}"),
-                None => "Task panicked".to_owned(),
-            }
-        }
+        Ok(payload) => match crate::http::util::panic_message(payload.as_ref()) {
+            Some(message) => format!("Task panicked: {message}"),
+            None => "Task panicked".to_owned(),
+        },
         Err(_) => "Task was aborted".to_owned(),
     }
 }

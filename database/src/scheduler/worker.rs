@@ -1,21 +1,19 @@
 //! One global task's loop (Backstage's `TaskWorker`): poll the table, claim the task when it
 //! is due, run it while renewing the lease, release it with the next start.
 
-use std::error::Error as StdError;
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use backstage_backend_common::config::ConfigReader;
-use backstage_backend_common::errors::{ApiError, serialize_error};
 use backstage_backend_common::scheduler::{
-    CancellationToken, TaskDefinition, TaskFrequency, TaskSchedule, read_task_schedule,
+    CancellationToken, TaskDefinition, TaskFrequency, TaskSchedule, join_error_message,
+    read_task_schedule, serialize_task_error,
 };
 use chrono::{Local, Utc};
 use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
-use tokio::task::JoinError;
 use tokio::time::Instant;
 
 use super::SchedulerOptions;
@@ -422,43 +420,6 @@ pub(crate) fn random_u64() -> u64 {
     hasher.finish()
 }
 
-/// Backstage's `serializeError` of a run's error, as a JSON string: `{"name","message"}`
-/// plus `cause` for an error's source chain; [`ApiError`]s keep their name and fields.
-pub(crate) fn serialize_task_error(err: &(dyn StdError + Send + Sync + 'static)) -> String {
-    let value = match err.downcast_ref::<ApiError>() {
-        Some(api) => serialize_error(api, false),
-        None => plain_error_value(err),
-    };
-    value.to_string()
-}
-
-fn plain_error_value(err: &(dyn StdError + 'static)) -> Value {
-    let mut out = Map::new();
-    out.insert("name".to_owned(), Value::from("Error"));
-    out.insert("message".to_owned(), Value::from(err.to_string()));
-    if let Some(source) = err.source() {
-        out.insert("cause".to_owned(), plain_error_value(source));
-    }
-    Value::Object(out)
-}
-
-/// What a run's `JoinError` means: a panic (with its message when it is a string) or an abort.
-fn join_error_message(err: JoinError) -> String {
-    match err.try_into_panic() {
-        Ok(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned());
-            match message {
-                Some(message) => format!("Task panicked: {message}"),
-                None => "Task panicked".to_owned(),
-            }
-        }
-        Err(_) => "Task was aborted".to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,7 +497,9 @@ mod tests {
             serialize_task_error(err.as_ref()),
             r#"{"name":"Error","message":"boom"}"#
         );
-        let err: BoxError = Box::new(ApiError::not_found("no such entity"));
+        let err: BoxError = Box::new(backstage_backend_common::errors::ApiError::not_found(
+            "no such entity",
+        ));
         assert_eq!(
             serialize_task_error(err.as_ref()),
             r#"{"name":"NotFoundError","message":"no such entity"}"#
