@@ -1,11 +1,15 @@
 //! # backstage-catalog-backend
 //!
-//! The software catalog engine and its REST API.
-//!
-//! **Status: not implemented yet.** This crate is a placeholder that reserves the
-//! name and its place in the workspace; it exports nothing. It will hold:
-//!
-//! - ingestion from locations and entity providers, processing and stitching;
-//! - the `/api/catalog` REST API, wire-compatible with Backstage's catalog client.
-//!
-//! See the workspace README ("Project layout") for how the crates relate.
+//! The software catalog engine and its REST API (work in progress).
+
+pub mod api;
+pub mod engine;
+mod error;
+pub mod index;
+pub mod model;
+pub mod processing;
+pub mod query;
+pub mod search;
+pub mod storage;
+
+pub use error::{CatalogError, Result};

@@ -1,0 +1,1 @@
+//! The processing loop, the stitcher and orphan cleanup.
