@@ -4,6 +4,7 @@
 //!
 //! | Command | What | Module |
 //! |---|---|---|
+//! | `backstage serve [--config FILE]...` | run a backend with the catalog; without config, the embedded default (SQLite, memory cache, demo catalog) | [`serve`] |
 //! | `backstage validate PATH...` | validate catalog descriptor files (`catalog-info.yaml`) the way the catalog does, for CI | [`validate`] |
 //! | `backstage config print\|check [--config FILE]...` | load `app-config.yaml` files and `APP_CONFIG_*` like a backend; print the merged config (secrets masked) or check it | [`config`] |
 //!
@@ -13,6 +14,7 @@
 
 mod config;
 mod kinds;
+mod serve;
 mod validate;
 mod walk;
 
@@ -39,9 +41,18 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The subcommands. `serve` will join them.
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a backend with the software catalog (the embedded default without config).
+    #[command(
+        long_about = "Run a Backstage backend with the software catalog and its REST API at \
+            /api/catalog. Without config it runs on an embedded default: SQLite in \
+            ./backstage-data/, the memory cache, 127.0.0.1:7007 and the demo catalog.",
+        after_help = serve::AFTER_HELP
+    )]
+    Serve(serve::ServeArgs),
+
     /// Validate catalog entity files (YAML) as the Backstage catalog would.
     #[command(
         long_about = "Validate catalog entity files (catalog-info.yaml) as the Backstage catalog \
@@ -94,6 +105,7 @@ pub fn report_error(message: impl std::fmt::Display) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Serve(args) => serve::run_serve(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Config(args) => config::run(&args),
     };
