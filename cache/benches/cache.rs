@@ -8,6 +8,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backstage_cache::stores::MemoryStore;
@@ -46,13 +47,13 @@ fn memory_store(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let manager = CacheManager::with_store(std::sync::Arc::new(MemoryStore::new()));
+    let manager = CacheManager::with_store(Arc::new(MemoryStore::new()));
     let cache = manager.for_plugin("bench");
-    let value: Value = serde_json::from_str(VALUE).unwrap();
+    let value: Arc<Value> = Arc::new(serde_json::from_str(VALUE).unwrap());
     let keys: Vec<String> = (0..1000).map(|i| format!("bench-key-{i}")).collect();
     runtime.block_on(async {
         for key in &keys {
-            cache.set(key, &value, None).await;
+            cache.set(key, value.clone(), None).await;
         }
     });
 
@@ -77,12 +78,19 @@ fn memory_store(c: &mut Criterion) {
         b.iter_custom(|iters| timed!(iters, |i| cache.get(&keys[i][1..]).await));
     });
     group.bench_function("set/overwrite", |b| {
-        b.iter_custom(|iters| timed!(iters, |i| cache.set(&keys[i], &value, None).await));
+        b.iter_custom(|iters| timed!(iters, |i| cache.set(&keys[i], value.clone(), None).await));
+    });
+    group.bench_function("set/fresh_value", |b| {
+        b.iter_custom(|iters| {
+            timed!(iters, |i| cache
+                .set(&keys[i], Arc::new(Value::clone(&value)), None)
+                .await)
+        });
     });
     group.bench_function("set/with_ttl", |b| {
         b.iter_custom(|iters| {
             timed!(iters, |i| cache
-                .set(&keys[i], &value, Some(Duration::from_secs(60)))
+                .set(&keys[i], value.clone(), Some(Duration::from_secs(60)))
                 .await)
         });
     });

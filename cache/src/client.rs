@@ -12,7 +12,7 @@ use backstage_core_plugin_api::BoxError;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-use crate::service::{CacheService, CacheServiceOptions, Loader};
+use crate::service::{CacheFuture, CacheService, CacheServiceOptions, Loader};
 use crate::store::{CacheStore, StoreError};
 use crate::{envelope, normalize_key};
 
@@ -44,7 +44,7 @@ pub(crate) struct PluginState {
     /// `backend.cache.defaultTtl` (`None` when unset or zero).
     pub(crate) manager_default_ttl: Option<Duration>,
     health: Health,
-    flights: Mutex<HashMap<String, Arc<OnceCell<Value>>>>,
+    flights: Mutex<HashMap<String, Arc<OnceCell<Arc<Value>>>>>,
 }
 
 impl PluginState {
@@ -136,15 +136,16 @@ impl CacheClient {
         }
     }
 
-    async fn get_normalized(&self, key: &str) -> Option<Value> {
+    /// The value of the caller's `key` (normalised here for a network store; an in-process
+    /// store is handed the key as is, see [`LocalStore`]).
+    async fn load(&self, key: &str) -> Option<Arc<Value>> {
         let plugin = &*self.plugin;
         if let Some(local) = plugin.store.local() {
-            return local
-                .get_value(&plugin.plugin_id, key)
-                .map(Arc::unwrap_or_clone);
+            return local.get_value(&plugin.plugin_id, key);
         }
+        let key = normalize_key(key);
         let text = self
-            .call("get", plugin.store.get(&plugin.plugin_id, key))
+            .call("get", plugin.store.get(&plugin.plugin_id, &key))
             .await??;
         let Some(decoded) = envelope::decode(&text) else {
             tracing::debug!(
@@ -156,44 +157,61 @@ impl CacheClient {
             return None;
         };
         if decoded.expires.is_some() && decoded.is_expired(now_millis()) {
-            self.delete_expired(key.to_owned());
+            self.delete_expired(key);
             return None;
         }
-        Some(decoded.value)
+        Some(Arc::new(decoded.value))
     }
 
-    /// Removes an entry found expired, in the background when a runtime is at hand.
+    /// Removes an entry found expired (by its normalised key), in the background when a
+    /// runtime is at hand.
     fn delete_expired(&self, key: String) {
         let client = self.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { client.delete_normalized(&key).await });
+            runtime.spawn(async move {
+                let plugin = &*client.plugin;
+                client
+                    .call("delete", plugin.store.delete(&plugin.plugin_id, &key))
+                    .await;
+            });
         }
     }
 
-    async fn set_normalized(&self, key: &str, value: &Value, ttl: Option<Duration>) {
+    /// The TTL of a `set` (`None`: no expiry) and the envelope's absolute expiry.
+    fn resolve_ttl(&self, ttl: Option<Duration>) -> (Option<Duration>, Option<u64>) {
         let ttl = match ttl {
             Some(ttl) if ttl.is_zero() => None,
             Some(ttl) => Some(ttl),
             None => self.default_ttl,
         };
         let expires = ttl.map(|ttl| now_millis().saturating_add(ceil_millis(ttl)));
+        (ttl, expires)
+    }
+
+    /// Stores `value` under the caller's `key`.
+    async fn save(&self, key: &str, value: Arc<Value>, ttl: Option<Duration>) {
+        let (ttl, expires) = self.resolve_ttl(ttl);
         let plugin = &*self.plugin;
         if let Some(local) = plugin.store.local() {
             local.set_value(&plugin.plugin_id, key, value, ttl, expires);
             return;
         }
-        let text = envelope::encode(value, expires);
-        self.call("set", plugin.store.set(&plugin.plugin_id, key, text, ttl))
+        let text = envelope::encode(&value, expires);
+        drop(value);
+        let key = normalize_key(key);
+        self.call("set", plugin.store.set(&plugin.plugin_id, &key, text, ttl))
             .await;
     }
 
-    async fn delete_normalized(&self, key: &str) {
+    /// Removes the caller's `key`.
+    async fn remove(&self, key: &str) {
         let plugin = &*self.plugin;
         if let Some(local) = plugin.store.local() {
             local.delete_value(&plugin.plugin_id, key);
             return;
         }
-        self.call("delete", plugin.store.delete(&plugin.plugin_id, key))
+        let key = normalize_key(key);
+        self.call("delete", plugin.store.delete(&plugin.plugin_id, &key))
             .await;
     }
 }
@@ -222,16 +240,39 @@ impl CacheService for CacheClient {
         &self.plugin.plugin_id
     }
 
-    async fn get(&self, key: &str) -> Option<Value> {
-        self.get_normalized(&normalize_key(key)).await
+    fn get<'a>(&'a self, key: &'a str) -> CacheFuture<'a, Option<Arc<Value>>> {
+        let plugin = &*self.plugin;
+        match plugin.store.local() {
+            Some(local) => CacheFuture::ready(local.get_value(&plugin.plugin_id, key)),
+            None => CacheFuture::new(self.load(key)),
+        }
     }
 
-    async fn set(&self, key: &str, value: &Value, ttl: Option<Duration>) {
-        self.set_normalized(&normalize_key(key), value, ttl).await;
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: Arc<Value>,
+        ttl: Option<Duration>,
+    ) -> CacheFuture<'a, ()> {
+        match self.plugin.store.local() {
+            Some(local) => {
+                let (ttl, expires) = self.resolve_ttl(ttl);
+                local.set_value(&self.plugin.plugin_id, key, value, ttl, expires);
+                CacheFuture::ready(())
+            }
+            None => CacheFuture::new(self.save(key, value, ttl)),
+        }
     }
 
-    async fn delete(&self, key: &str) {
-        self.delete_normalized(&normalize_key(key)).await;
+    fn delete<'a>(&'a self, key: &'a str) -> CacheFuture<'a, ()> {
+        let plugin = &*self.plugin;
+        match plugin.store.local() {
+            Some(local) => {
+                local.delete_value(&plugin.plugin_id, key);
+                CacheFuture::ready(())
+            }
+            None => CacheFuture::new(self.remove(key)),
+        }
     }
 
     fn with_options(&self, options: CacheServiceOptions) -> Arc<dyn CacheService> {
@@ -243,38 +284,36 @@ impl CacheService for CacheClient {
         key: &str,
         ttl: Option<Duration>,
         loader: Loader<'_>,
-    ) -> Result<Value, BoxError> {
-        let key = normalize_key(key);
-        if let Some(value) = self.get_normalized(&key).await {
+    ) -> Result<Arc<Value>, BoxError> {
+        if let Some(value) = self.load(key).await {
             return Ok(value);
         }
         let flights = &self.plugin.flights;
         let cell = match flights.lock() {
-            Ok(mut map) => map.entry(key.clone()).or_default().clone(),
+            Ok(mut map) => map.entry(key.to_owned()).or_default().clone(),
             // A poisoned registry only loses deduplication.
             Err(_) => Arc::new(OnceCell::new()),
         };
-        let key_ref = key.as_str();
         let result = cell
             .get_or_try_init(|| async move {
                 // A run that finished between our miss and joining may have stored it.
-                if let Some(value) = self.get_normalized(key_ref).await {
+                if let Some(value) = self.load(key).await {
                     return Ok(value);
                 }
-                let value = loader.await?;
-                self.set_normalized(key_ref, &value, ttl).await;
+                let value = Arc::new(loader.await?);
+                self.save(key, value.clone(), ttl).await;
                 Ok::<_, BoxError>(value)
             })
             .await
             .cloned();
         if let Ok(mut map) = flights.lock()
             && map
-                .get(&key)
+                .get(key)
                 .is_some_and(|current| Arc::ptr_eq(current, &cell))
             && (cell.initialized() || Arc::strong_count(&cell) <= 2)
         {
             // Done (waiters hold their own handle), or failed with nobody waiting.
-            map.remove(&key);
+            map.remove(key);
         }
         result
     }

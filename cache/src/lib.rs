@@ -9,6 +9,7 @@
 //! plugin that needs a cache (take [`CACHE`] as a dependency and use [`CacheService`]).
 //!
 //! ```
+//! use std::sync::Arc;
 //! use std::time::Duration;
 //! use backstage_cache::{CacheManager, CacheService, CacheServiceExt};
 //! use serde_json::json;
@@ -18,18 +19,20 @@
 //! let manager = CacheManager::memory();
 //! let cache = manager.for_plugin("catalog");
 //!
-//! cache.set("greeting", &json!({ "hello": "world" }), None).await;
-//! assert_eq!(cache.get("greeting").await, Some(json!({ "hello": "world" })));
+//! // Values are shared `Arc<serde_json::Value>`s: `set` takes one over, `get` hands one out.
+//! cache.set("greeting", json!({ "hello": "world" }).into(), None).await;
+//! let greeting: Option<Arc<serde_json::Value>> = cache.get("greeting").await;
+//! assert_eq!(greeting.as_deref(), Some(&json!({ "hello": "world" })));
 //!
 //! // `null` is a value, not a miss.
-//! cache.set("nothing", &json!(null), None).await;
-//! assert_eq!(cache.get("nothing").await, Some(json!(null)));
+//! cache.set("nothing", json!(null).into(), None).await;
+//! assert_eq!(cache.get("nothing").await.as_deref(), Some(&json!(null)));
 //! assert_eq!(cache.get("absent").await, None);
 //!
 //! // Per-call TTLs, and a copy with a default TTL (Backstage's `withOptions`).
-//! cache.set("short", &json!(1), Some(Duration::from_secs(60))).await;
+//! cache.set("short", json!(1).into(), Some(Duration::from_secs(60))).await;
 //! let hourly = cache.with_default_ttl(Duration::from_secs(3600));
-//! hourly.set("long", &json!(2), None).await;
+//! hourly.set("long", json!(2).into(), None).await;
 //!
 //! // Typed values, and a loader that runs once however many callers ask at the same time.
 //! let count: u64 = cache
@@ -50,6 +53,10 @@
 //! * [`CacheService`] is what plugins receive (`Arc<dyn CacheService>` through [`CACHE`]):
 //!   `get`, `set` with an optional TTL, `delete`, `with_options`. [`CacheServiceExt`] adds
 //!   typed helpers (`get_as`, `set_as`, `get_or_compute`) and `with_default_ttl`.
+//! * Values are immutable and shared: `set` takes an `Arc<serde_json::Value>` (from a `Value`
+//!   with `.into()`) and `get` returns one. With the memory store a hit is the stored value
+//!   itself (a reference count, no copy); network stores decode a new one per `get`. Take an
+//!   owned copy with [`Arc::unwrap_or_clone`](std::sync::Arc::unwrap_or_clone) when needed.
 //! * [`CacheManager`] is built once per process from `backend.cache`
 //!   ([`CacheManager::from_config`]) and hands out a [`CacheClient`] per plugin.
 //! * [`CacheStore`] is the boundary every backend implements, in [`stores`]. Above it live the
@@ -109,9 +116,11 @@
 //!   therefore not shared with a Node backend.
 //! * **Memory store**: a sweeper frees expired entries nobody reads, and an optional bound
 //!   (`maxEntries`, `maxBytes`) evicts the oldest-written entries first. Backstage's map only
-//!   drops an entry when it is read after expiry. Values written by plugins are kept decoded
-//!   ([`LocalStore`]) instead of as envelope text, and its calls skip the timeout (they never
-//!   wait); the [`CacheStore`] view still reads and writes envelopes.
+//!   drops an entry when it is read after expiry. Values written by plugins are kept as the
+//!   shared `Arc` they were handed ([`LocalStore`]) instead of as envelope text, and its calls
+//!   skip the timeout (they never wait); the [`CacheStore`] view still reads and writes
+//!   envelopes. Like Backstage's (which stores JSON text), a value read back is never affected
+//!   by what the writer does afterwards: shared values cannot be mutated.
 //! * **Memcache TTLs** under one second are rounded up to one second (Backstage sends 0, "never
 //!   expires") and TTLs over 30 days are sent as an absolute time (Backstage's are dropped at
 //!   once). Memcache is spoken over the meta text protocol, so SASL credentials in the
@@ -141,6 +150,7 @@ pub use error::{Error, Result};
 pub use key::normalize_key;
 pub use manager::{CacheManager, CacheManagerBuilder, DEFAULT_TIMEOUT, STORES};
 pub use service::{
-    CACHE, CacheService, CacheServiceExt, CacheServiceOptions, Loader, cache_service_factory,
+    CACHE, CacheFuture, CacheService, CacheServiceExt, CacheServiceOptions, Loader,
+    cache_service_factory,
 };
 pub use store::{CacheStore, LocalStore, StoreError};

@@ -38,7 +38,7 @@ pub const STORES: [&str; 5] = ["memory", "redis", "valkey", "memcache", "infinis
 /// let manager = CacheManager::from_config(&config)?;
 /// assert_eq!(manager.default_ttl(), Some(Duration::from_secs(3600)));
 /// let catalog = manager.for_plugin("catalog");
-/// catalog.set("k", &json!(1), None).await;
+/// catalog.set("k", json!(1).into(), None).await;
 /// assert_eq!(manager.for_plugin("search").get("k").await, None);
 /// manager.close().await;
 /// # Ok(())

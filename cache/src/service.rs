@@ -5,6 +5,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -43,9 +44,12 @@ impl CacheServiceOptions {
 /// A plugin's cache: JSON values under string keys, in the plugin's own namespace.
 ///
 /// Calls never fail: when the store is down or slow (past the configured timeout) a `get` is a
-/// miss and a `set`/`delete` does nothing; the failure is logged. Values are
-/// [`serde_json::Value`]s and `null` is a value, distinct from a miss. Typed helpers are on
-/// [`CacheServiceExt`].
+/// miss and a `set`/`delete` does nothing; the failure is logged. Values are shared, immutable
+/// [`serde_json::Value`]s behind an [`Arc`]: `set` takes one (`json!(…).into()` or
+/// `Arc::new(value)`; the caller hands it over, nothing is copied), and `get` returns one (with
+/// the memory store the very value stored, so a hit costs a reference count, not a copy; use
+/// [`Arc::unwrap_or_clone`] for an owned value). `null` is a value, distinct from a miss. Typed
+/// helpers are on [`CacheServiceExt`].
 ///
 /// # Contract
 ///
@@ -55,6 +59,10 @@ impl CacheServiceOptions {
 /// returns a client of the same plugin and store. [`get_or_compute_value`] has a default that
 /// does not deduplicate concurrent loaders.
 ///
+/// `get`, `set` and `delete` return a [`CacheFuture`]: implementors wrap their `async` block
+/// with [`CacheFuture::new`], or answer with [`CacheFuture::ready`] when they have the result
+/// at once (as the client over the memory store does, so that its calls allocate nothing).
+///
 /// [`get_or_compute_value`]: CacheService::get_or_compute_value
 #[async_trait]
 pub trait CacheService: Send + Sync + Debug + 'static {
@@ -62,15 +70,20 @@ pub trait CacheService: Send + Sync + Debug + 'static {
     fn plugin_id(&self) -> &str;
 
     /// The value under `key`, or `None` when absent, expired, or the store failed.
-    async fn get(&self, key: &str) -> Option<Value>;
+    fn get<'a>(&'a self, key: &'a str) -> CacheFuture<'a, Option<Arc<Value>>>;
 
     /// Stores `value` under `key`. `ttl` overrides the client's default TTL; `Some(ZERO)` stores
     /// without expiry; `None` uses the default (from [`with_options`](Self::with_options), else
     /// `backend.cache.defaultTtl`, else no expiry).
-    async fn set(&self, key: &str, value: &Value, ttl: Option<Duration>);
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: Arc<Value>,
+        ttl: Option<Duration>,
+    ) -> CacheFuture<'a, ()>;
 
     /// Removes `key`; removing a missing key is not an error.
-    async fn delete(&self, key: &str);
+    fn delete<'a>(&'a self, key: &'a str) -> CacheFuture<'a, ()>;
 
     /// A client for the same plugin and store with `options` merged over this client's.
     fn with_options(&self, options: CacheServiceOptions) -> Arc<dyn CacheService>;
@@ -86,13 +99,81 @@ pub trait CacheService: Send + Sync + Debug + 'static {
         key: &str,
         ttl: Option<Duration>,
         loader: Loader<'_>,
-    ) -> Result<Value, BoxError> {
+    ) -> Result<Arc<Value>, BoxError> {
         if let Some(value) = self.get(key).await {
             return Ok(value);
         }
-        let value = loader.await?;
-        self.set(key, &value, ttl).await;
+        let value = Arc::new(loader.await?);
+        self.set(key, value.clone(), ttl).await;
         Ok(value)
+    }
+}
+
+/// The future of a [`CacheService`] call (`.await` it): either a result that is already there,
+/// which costs no allocation, or a boxed future.
+///
+/// ```
+/// use backstage_cache::CacheFuture;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(CacheFuture::ready(1).await, 1);
+/// assert_eq!(CacheFuture::new(async { 2 }).await, 2);
+/// # }
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct CacheFuture<'a, T> {
+    state: FutureState<'a, T>,
+}
+
+enum FutureState<'a, T> {
+    /// `None` once taken.
+    Ready(Option<T>),
+    Boxed(Pin<Box<dyn Future<Output = T> + Send + 'a>>),
+}
+
+impl<'a, T> CacheFuture<'a, T> {
+    /// A future that completes at once with `value`.
+    pub fn ready(value: T) -> Self {
+        Self {
+            state: FutureState::Ready(Some(value)),
+        }
+    }
+
+    /// Boxes `future`.
+    pub fn new(future: impl Future<Output = T> + Send + 'a) -> Self {
+        Self {
+            state: FutureState::Boxed(Box::pin(future)),
+        }
+    }
+}
+
+// The value is moved out, never pinned in place, and the boxed future is pinned on the heap.
+impl<T> Unpin for CacheFuture<'_, T> {}
+
+impl<T> Future for CacheFuture<'_, T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match &mut self.get_mut().state {
+            FutureState::Ready(value) => {
+                Poll::Ready(value.take().expect("CacheFuture polled after completion"))
+            }
+            FutureState::Boxed(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<T> Debug for CacheFuture<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.state {
+            FutureState::Ready(Some(_)) => "ready",
+            FutureState::Ready(None) => "done",
+            FutureState::Boxed(_) => "boxed",
+        };
+        f.debug_struct("CacheFuture")
+            .field("state", &state)
+            .finish()
     }
 }
 
@@ -139,7 +220,7 @@ pub trait CacheServiceExt: CacheService + sealed::Sealed {
     ) -> impl Future<Output = Result<Option<T>, Error>> + Send {
         async move {
             match self.get(key).await {
-                Some(value) => Ok(Some(serde_json::from_value(value)?)),
+                Some(value) => Ok(Some(T::deserialize(&*value)?)),
                 None => Ok(None),
             }
         }
@@ -158,7 +239,7 @@ pub trait CacheServiceExt: CacheService + sealed::Sealed {
     ) -> impl Future<Output = Result<(), Error>> + Send {
         async move {
             let value = serde_json::to_value(value)?;
-            self.set(key, &value, ttl).await;
+            self.set(key, Arc::new(value), ttl).await;
             Ok(())
         }
     }
@@ -200,7 +281,7 @@ pub trait CacheServiceExt: CacheService + sealed::Sealed {
             };
             let result = self.get_or_compute_value(key, ttl, Box::pin(load)).await;
             match result {
-                Ok(value) => serde_json::from_value(value).map_err(|e| E::from(Error::Json(e))),
+                Ok(value) => T::deserialize(&*value).map_err(|e| E::from(Error::Json(e))),
                 Err(error) => {
                     let own = failure.lock().ok().and_then(|mut slot| slot.take());
                     match own {

@@ -89,21 +89,25 @@ pub trait CacheStore: Send + Sync + 'static {
     }
 }
 
-/// Direct access to an in-process store's entries as decoded values (see
-/// [`CacheStore::local`]). The entries are the same as those of the [`CacheStore`] methods:
+/// Direct access to an in-process store's entries as values (see [`CacheStore::local`]).
+///
+/// Keys here are the caller's keys as given to the cache service, *not* normalised: the store
+/// keys its entries as it likes, as long as the entries are the same as those of the
+/// [`CacheStore`] methods under the normalised key ([`normalize_key`](crate::normalize_key)) —
 /// a value set here reads back there as the envelope the client would have written, and the
 /// other way round. Expiry is the store's own.
 pub trait LocalStore: Send + Sync {
     /// The live value of `key` in `plugin_id`'s namespace (`None` when absent or expired).
     fn get_value(&self, plugin_id: &str, key: &str) -> Option<Arc<Value>>;
 
-    /// Stores a copy of `value`, expiring after `ttl`; `expires_ms` is the envelope's absolute
-    /// expiry (epoch milliseconds), kept for the [`CacheStore`] view.
+    /// Stores `value` (the reference itself: later `get_value` calls return the same
+    /// allocation), expiring after `ttl`; `expires_ms` is the envelope's absolute expiry (epoch
+    /// milliseconds), kept for the [`CacheStore`] view.
     fn set_value(
         &self,
         plugin_id: &str,
         key: &str,
-        value: &Value,
+        value: Arc<Value>,
         ttl: Option<Duration>,
         expires_ms: Option<u64>,
     );

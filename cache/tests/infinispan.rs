@@ -304,8 +304,8 @@ async fn service_misses_while_the_server_is_down() {
         .build()
         .unwrap();
     let cache = manager.for_plugin("catalog");
-    cache.set("k", &json!({ "x": 1 }), None).await;
-    assert_eq!(cache.get("k").await, Some(json!({ "x": 1 })));
+    cache.set("k", json!({ "x": 1 }).into(), None).await;
+    assert_eq!(cache.get("k").await.as_deref(), Some(&json!({ "x": 1 })));
     // Backstage's layout: `catalog:<base64 key>` → `{"value":…}`.
     assert_eq!(
         server.stored("cache", b"catalog:aw==").as_deref(),
@@ -314,7 +314,7 @@ async fn service_misses_while_the_server_is_down() {
     server.stop();
     let started = Instant::now();
     assert_eq!(cache.get("k").await, None);
-    cache.set("k", &json!(2), None).await;
+    cache.set("k", json!(2).into(), None).await;
     cache.delete("k").await;
     assert!(started.elapsed() < Duration::from_secs(5));
     server.restart().await.unwrap();

@@ -11,7 +11,7 @@ use backstage_core_app_api::DefaultServices;
 use backstage_core_plugin_api::{BoxError, Plugin};
 use serde_json::{Value, json};
 
-type Seen = Arc<Mutex<Vec<(String, Option<Value>, Option<Value>)>>>;
+type Seen = Arc<Mutex<Vec<(String, Option<Arc<Value>>, Option<Arc<Value>>)>>>;
 
 /// A plugin that writes its own id under `k`, then reads `k` and `other`.
 fn plugin(id: &'static str, seen: Seen) -> Plugin {
@@ -20,8 +20,8 @@ fn plugin(id: &'static str, seen: Seen) -> Plugin {
         reg.register_init(CACHE, move |cache: Arc<dyn CacheService>| {
             let seen = seen.clone();
             async move {
-                cache.set("k", &json!(id), None).await;
-                cache.set(id, &json!(true), None).await;
+                cache.set("k", json!(id).into(), None).await;
+                cache.set(id, json!(true).into(), None).await;
                 let own = cache.get("k").await;
                 let other = cache.get(if id == "one" { "two" } else { "one" }).await;
                 seen.lock()
@@ -57,8 +57,8 @@ async fn plugins_get_namespaced_caches_from_config() {
     assert_eq!(
         seen,
         vec![
-            ("one".to_owned(), Some(json!("one")), None),
-            ("two".to_owned(), Some(json!("two")), None),
+            ("one".to_owned(), Some(Arc::new(json!("one"))), None),
+            ("two".to_owned(), Some(Arc::new(json!("two"))), None),
         ]
     );
     backend.stop().await.unwrap();

@@ -5,23 +5,35 @@
 //! sweeper removes them every `sweepInterval` (default 1 minute), and an optional bound on the
 //! number of entries and/or their bytes evicts the oldest-written entries first.
 //!
-//! Values written through the plugin-facing client are kept decoded (no JSON text is written
-//! or parsed on the hot path, see [`LocalStore`]); the [`CacheStore`] methods still see Keyv
-//! envelopes, made on demand.
+//! Values written through the plugin-facing client are kept as the caller's shared
+//! `Arc<Value>` (no JSON text is written or parsed and nothing is copied on the hot path, see
+//! [`LocalStore`]): a `set` stores the reference it is handed and a `get` hands out another. The
+//! [`CacheStore`] methods still see Keyv envelopes, made on demand.
+//!
+//! The map is split into shards with a lock each, chosen by the key's hash; that one hash also
+//! finds the key within its shard. It is foldhash (hashbrown's default hasher) with a per-store
+//! seed drawn from the OS-seeded keys of std's `RandomState`: a few times cheaper than SipHash
+//! on short keys, with the same kind of protection as the seeded string hash of Backstage's
+//! own map (V8's): colliding keys cannot be chosen without knowing the seed.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use backstage_backend_common::config::ConfigReader;
+use foldhash::SharedSeed;
+use foldhash::fast::SeedableRandomState;
+use hashbrown::HashTable;
 use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::config::read_optional_duration;
 use crate::envelope;
+use crate::key::{decode_normalized_into, normalized_bytes_into, normalized_len};
 use crate::store::{CacheStore, LocalStore, StoreError};
 use crate::{Error, Result};
 
@@ -52,7 +64,9 @@ pub struct MemoryStore {
 }
 
 struct Inner {
-    shards: Box<[Mutex<Shard>]>,
+    /// Hashes keys, for both the shard and the slot within it.
+    hasher: SeedableRandomState,
+    shards: Box<[Padded<Mutex<Shard>>]>,
     max_entries: Option<usize>,
     max_bytes: Option<usize>,
     sweep_interval: Duration,
@@ -64,30 +78,38 @@ struct Inner {
     /// Write order, for eviction (only kept when the store is bounded). Positions whose
     /// sequence number no longer matches the map were overwritten or removed. Never locked
     /// while the same thread holds a shard lock.
-    order: Mutex<VecDeque<(Arc<str>, u64)>>,
+    order: Mutex<VecDeque<(Arc<[u8]>, u64)>>,
 }
+
+/// A value on cache lines of its own, so that threads using neighbouring shards do not
+/// contend for a line (128 bytes: adjacent-line prefetching pairs 64-byte lines).
+#[repr(align(128))]
+struct Padded<T>(T);
 
 #[derive(Default)]
 struct Shard {
-    map: HashMap<Arc<str>, Entry>,
-    /// Bytes of this shard's entries (the count is `map.len()`).
-    bytes: usize,
+    table: HashTable<Entry>,
 }
 
-/// What an entry holds: a decoded value (written by the client) or envelope text (written
-/// through [`CacheStore::set`]).
+/// What an entry holds: a value (written by the client) or envelope text (written through
+/// [`CacheStore::set`]). Both are reference-counted, so a read clones a pointer and the lock
+/// is held briefly.
+#[derive(Clone)]
 enum Stored {
     Value(Arc<Value>),
     Text(Arc<str>),
 }
 
 struct Entry {
+    /// The key (see [`KeyBuffer`]).
+    key: Arc<[u8]>,
     stored: Stored,
     /// When the store drops it.
     expires_at: Option<Instant>,
     /// The envelope's `expires` (epoch milliseconds), for the text view of a value.
     expires_ms: Option<u64>,
-    /// Key plus value bytes (the envelope's length, estimated for values).
+    /// Bytes of the physical key `P:K` plus the envelope's length (for values: estimated, and
+    /// only when the store has a byte bound; otherwise counted by [`Inner::total_bytes`]).
     size: usize,
     seq: u64,
 }
@@ -100,19 +122,6 @@ impl Entry {
     fn is_live(&self) -> bool {
         self.expires_at.is_none_or(|at| Instant::now() < at)
     }
-}
-
-/// FNV-1a, only to pick a shard (the shard maps hash with `RandomState`).
-fn shard_of(key: &str) -> usize {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in key.as_bytes() {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    // The modulo keeps the value below SHARDS.
-    #[allow(clippy::cast_possible_truncation)]
-    let index = ((hash ^ (hash >> 32)) % SHARDS as u64) as usize;
-    index
 }
 
 /// The JSON length of `value` in an envelope, estimated without writing it (exact for plain
@@ -155,23 +164,92 @@ fn estimated_len(value: &Value) -> usize {
     walk(value) + 10
 }
 
+/// Separates the plugin id from key bytes that encode to the normalised key (see
+/// [`with_client_key`]); UTF-8 (the plugin id) never contains this byte.
+const DECODED: u8 = 0xFF;
+/// Separates the plugin id from a normalised key kept as given (see [`with_store_key`]).
+const LITERAL: u8 = 0xFE;
+
+/// Runs `f` with a cleared, reused per-thread buffer.
+fn with_buffer<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    thread_local! {
+        static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    BUFFER.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut buffer) => {
+            buffer.clear();
+            f(&mut buffer)
+        }
+        // Re-entered (`f` never calls back, but stay correct if it ever does).
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
+/// Runs `f` with the map key of a caller's `key` and the length of its physical key `P:K`.
+///
+/// Backstage's physical key is `P:K` with `K` the normalised (base64) key. Normalising is a
+/// bijection between `K` and the bytes it encodes (the key itself, or its digest when long),
+/// so the map is keyed by `P`, [`DECODED`] and those bytes instead: the same entries without
+/// encoding base64 on every call. The [`CacheStore`] view decodes `K` ([`with_store_key`]).
+fn with_client_key<R>(plugin_id: &str, key: &str, f: impl FnOnce(&[u8], usize) -> R) -> R {
+    with_buffer(|buffer| {
+        buffer.extend_from_slice(plugin_id.as_bytes());
+        buffer.push(DECODED);
+        let start = buffer.len();
+        normalized_bytes_into(key, buffer);
+        let physical = start + normalized_len(buffer.len() - start);
+        f(buffer, physical)
+    })
+}
+
+/// Runs `f` with the map key of a normalised key (the [`CacheStore`] view) and the length of
+/// its physical key `P:K`: `P`, [`DECODED`] and the bytes `K` encodes, as the client's; or, for
+/// a `K` that is not canonical base64 (which no caller's key normalises to), `P`, [`LITERAL`]
+/// and `K` itself.
+fn with_store_key<R>(plugin_id: &str, key: &str, f: impl FnOnce(&[u8], usize) -> R) -> R {
+    with_buffer(|buffer| {
+        buffer.extend_from_slice(plugin_id.as_bytes());
+        buffer.push(DECODED);
+        if !decode_normalized_into(key, buffer) {
+            buffer.truncate(plugin_id.len());
+            buffer.push(LITERAL);
+            buffer.extend_from_slice(key.as_bytes());
+        }
+        f(buffer, plugin_id.len() + 1 + key.len())
+    })
+}
+
 impl Inner {
     fn bounded(&self) -> bool {
         self.max_entries.is_some() || self.max_bytes.is_some()
     }
 
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
     fn lock(&self, index: usize) -> MutexGuard<'_, Shard> {
-        // Every mutation is a single map call, so a poisoned lock still guards a consistent map.
+        // Every mutation is a single table call, so a poisoned lock still guards a consistent
+        // table.
         self.shards[index]
+            .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The shard of a key's hash. The table uses the low bits (slot) and the top seven
+    /// (control bytes); the shard comes from bits in between.
+    fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
+        // The modulo keeps the value below SHARDS.
+        #[allow(clippy::cast_possible_truncation)]
+        let index = ((hash >> 40) % SHARDS as u64) as usize;
+        self.lock(index)
     }
 
     /// Accounts for an entry taken out of `shard`. The store-wide totals are only kept for a
     /// bounded store (they are the bound check); otherwise each shard counts for itself, so
     /// concurrent writers share no counter.
-    fn removed(&self, shard: &mut Shard, entry: &Entry) {
-        shard.bytes -= entry.size;
+    fn removed(&self, entry: &Entry) {
         if self.bounded() {
             self.entries.fetch_sub(1, Ordering::Relaxed);
             self.bytes.fetch_sub(entry.size, Ordering::Relaxed);
@@ -182,16 +260,28 @@ impl Inner {
         if self.bounded() {
             self.entries.load(Ordering::Relaxed)
         } else {
-            (0..SHARDS).map(|i| self.lock(i).map.len()).sum()
+            (0..SHARDS).map(|i| self.lock(i).table.len()).sum()
         }
     }
 
     fn total_bytes(&self) -> usize {
-        if self.bounded() {
-            self.bytes.load(Ordering::Relaxed)
-        } else {
-            (0..SHARDS).map(|i| self.lock(i).bytes).sum()
+        if self.max_bytes.is_some() {
+            return self.bytes.load(Ordering::Relaxed);
         }
+        // Without a byte bound, writes do not size values; count them now.
+        (0..SHARDS)
+            .map(|i| {
+                let shard = self.lock(i);
+                shard
+                    .table
+                    .iter()
+                    .map(|e| match &e.stored {
+                        Stored::Value(value) => e.size + estimated_len(value),
+                        Stored::Text(_) => e.size,
+                    })
+                    .sum::<usize>()
+            })
+            .sum()
     }
 
     fn over_bound(&self) -> bool {
@@ -202,96 +292,79 @@ impl Inner {
                 .is_some_and(|max| self.bytes.load(Ordering::Relaxed) > max)
     }
 
-    /// The live entry's stored value, or `None` (an expired entry is removed).
-    fn get(&self, key: &str) -> Option<(StoredRef, Option<u64>)> {
-        let mut shard = self.lock(shard_of(key));
-        let entry = shard.map.get(key)?;
+    /// The live entry's stored value and envelope expiry, or `None` (an expired entry is
+    /// removed).
+    fn get(&self, key: &[u8]) -> Option<(Stored, Option<u64>)> {
+        let hash = self.hash(key);
+        let mut shard = self.shard(hash);
+        let found = shard.table.find_entry(hash, |e| *e.key == *key).ok()?;
+        let entry = found.get();
         if entry.is_live() {
-            let stored = match &entry.stored {
-                Stored::Value(value) => StoredRef::Value(value.clone()),
-                Stored::Text(text) => StoredRef::Text(text.clone()),
-            };
-            return Some((stored, entry.expires_ms));
+            return Some((entry.stored.clone(), entry.expires_ms));
         }
-        if let Some(entry) = shard.map.remove(key) {
-            self.removed(&mut shard, &entry);
-            drop(shard);
-            drop(entry);
-        }
+        let (entry, _) = found.remove();
+        self.removed(&entry);
+        drop(shard);
+        drop(entry);
         None
     }
 
+    /// Writes an entry of `size` bytes (see [`Entry::size`]).
     fn insert(
         &self,
-        key: &str,
-        new: New<'_>,
+        key: &[u8],
+        stored: Stored,
         ttl: Option<Duration>,
         expires_ms: Option<u64>,
         size: usize,
     ) {
         let expires_at = ttl.and_then(|ttl| Instant::now().checked_add(ttl));
-        let size = key.len() + size;
         let bounded = self.bounded();
         let seq = if bounded {
             self.seq.fetch_add(1, Ordering::Relaxed)
         } else {
             0
         };
-        let mut guard = self.lock(shard_of(key));
-        let shard = &mut *guard;
-        let (old, written_key) = match shard.map.get_mut(key) {
+        let hash = self.hash(key);
+        let mut shard = self.shard(hash);
+        let (old, written_key) = match shard.table.find_mut(hash, |e| *e.key == *key) {
             Some(entry) => {
                 let old_size = entry.size;
-                let old = match (&mut entry.stored, new) {
-                    // Nobody reads the old value right now: overwrite it in place, reusing
-                    // its allocations where the shapes match.
-                    (Stored::Value(current), New::Value(source)) => match Arc::get_mut(current) {
-                        Some(current) => {
-                            assign(current, source);
-                            None
-                        }
-                        None => Some(Stored::Value(std::mem::replace(
-                            current,
-                            Arc::new(source.clone()),
-                        ))),
-                    },
-                    (stored, new) => Some(std::mem::replace(stored, new.into_stored())),
-                };
+                let old = std::mem::replace(&mut entry.stored, stored);
                 entry.expires_at = expires_at;
                 entry.expires_ms = expires_ms;
                 entry.size = size;
                 entry.seq = seq;
-                shard.bytes = shard.bytes + size - old_size;
+                let written_key = bounded.then(|| entry.key.clone());
                 if bounded {
                     self.bytes.fetch_add(size, Ordering::Relaxed);
                     self.bytes.fetch_sub(old_size, Ordering::Relaxed);
                 }
-                let written_key = bounded
-                    .then(|| shard.map.get_key_value(key).map(|(k, _)| k.clone()))
-                    .flatten();
                 (Some(old), written_key)
             }
             None => {
-                let owned: Arc<str> = Arc::from(key);
-                shard.map.insert(
-                    owned.clone(),
+                let owned: Arc<[u8]> = Arc::from(key);
+                let written_key = bounded.then(|| owned.clone());
+                shard.table.insert_unique(
+                    hash,
                     Entry {
-                        stored: new.into_stored(),
+                        key: owned,
+                        stored,
                         expires_at,
                         expires_ms,
                         size,
                         seq,
                     },
+                    |e| self.hasher.hash_one(&*e.key),
                 );
-                shard.bytes += size;
                 if bounded {
                     self.entries.fetch_add(1, Ordering::Relaxed);
                     self.bytes.fetch_add(size, Ordering::Relaxed);
                 }
-                (None, bounded.then_some(owned))
+                (None, written_key)
             }
         };
-        drop(guard);
+        drop(shard);
         // The replaced value is freed outside the lock.
         drop(old);
         if let Some(written_key) = written_key {
@@ -300,24 +373,34 @@ impl Inner {
         }
     }
 
-    fn remove(&self, key: &str) {
-        let mut shard = self.lock(shard_of(key));
-        let removed = shard.map.remove(key);
-        if let Some(entry) = &removed {
-            self.removed(&mut shard, entry);
+    /// Removes `key`'s entry when `keep` says so.
+    fn remove_if(&self, key: &[u8], remove: impl FnOnce(&Entry) -> bool) {
+        let hash = self.hash(key);
+        let mut shard = self.shard(hash);
+        let Ok(found) = shard.table.find_entry(hash, |e| *e.key == *key) else {
+            return;
+        };
+        if !remove(found.get()) {
+            return;
         }
+        let (entry, _) = found.remove();
+        self.removed(&entry);
         drop(shard);
-        drop(removed);
+        drop(entry);
     }
 
-    fn lock_order(&self) -> MutexGuard<'_, VecDeque<(Arc<str>, u64)>> {
+    fn remove(&self, key: &[u8]) {
+        self.remove_if(key, |_| true);
+    }
+
+    fn lock_order(&self) -> MutexGuard<'_, VecDeque<(Arc<[u8]>, u64)>> {
         self.order
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Records a write for eviction; compacts the queue once stale positions dominate.
-    fn record_write(&self, key: Arc<str>, seq: u64) {
+    fn record_write(&self, key: Arc<[u8]>, seq: u64) {
         let mut order = self.lock_order();
         order.push_back((key, seq));
         if order.len() > 2 * self.entries.load(Ordering::Relaxed) + 64 {
@@ -325,10 +408,11 @@ impl Inner {
         }
     }
 
-    fn is_current(&self, key: &str, seq: u64) -> bool {
-        self.lock(shard_of(key))
-            .map
-            .get(key)
+    fn is_current(&self, key: &[u8], seq: u64) -> bool {
+        let hash = self.hash(key);
+        self.shard(hash)
+            .table
+            .find(hash, |e| *e.key == *key)
             .is_some_and(|e| e.seq == seq)
     }
 
@@ -338,12 +422,7 @@ impl Inner {
             let Some((key, seq)) = self.lock_order().pop_front() else {
                 return;
             };
-            let mut shard = self.lock(shard_of(&key));
-            if shard.map.get(&key).is_some_and(|e| e.seq == seq)
-                && let Some(entry) = shard.map.remove(&key)
-            {
-                self.removed(&mut shard, &entry);
-            }
+            self.remove_if(&key, |e| e.seq == seq);
         }
     }
 
@@ -351,24 +430,20 @@ impl Inner {
         let now = Instant::now();
         let mut removed = 0;
         for index in 0..SHARDS {
-            let mut guard = self.lock(index);
-            let shard = &mut *guard;
+            let mut shard = self.lock(index);
             let bounded = self.bounded();
-            let mut freed = 0;
-            shard.map.retain(|_, entry| {
+            shard.table.retain(|entry| {
                 if entry.is_expired(now) {
                     if bounded {
                         self.entries.fetch_sub(1, Ordering::Relaxed);
                         self.bytes.fetch_sub(entry.size, Ordering::Relaxed);
                     }
-                    freed += entry.size;
                     removed += 1;
                     false
                 } else {
                     true
                 }
             });
-            shard.bytes -= freed;
         }
         if removed > 0 && self.bounded() {
             let mut order = self.lock_order();
@@ -378,51 +453,6 @@ impl Inner {
         }
         removed
     }
-}
-
-/// What a write brings: envelope text, or a value to copy.
-enum New<'a> {
-    Text(Arc<str>),
-    Value(&'a Value),
-}
-
-impl New<'_> {
-    fn into_stored(self) -> Stored {
-        match self {
-            New::Text(text) => Stored::Text(text),
-            New::Value(value) => Stored::Value(Arc::new(value.clone())),
-        }
-    }
-}
-
-/// `*target = source.clone()`, reusing `target`'s allocations where the shapes match (the
-/// common case of a key rewritten with a value of the same shape).
-fn assign(target: &mut Value, source: &Value) {
-    match (target, source) {
-        (Value::String(target), Value::String(source)) => target.clone_from(source),
-        (Value::Array(target), Value::Array(source)) => {
-            target.truncate(source.len());
-            for (target, source) in target.iter_mut().zip(source) {
-                assign(target, source);
-            }
-            let reused = target.len();
-            target.extend(source[reused..].iter().cloned());
-        }
-        (Value::Object(target), Value::Object(source))
-            if target.len() == source.len() && target.keys().eq(source.keys()) =>
-        {
-            for ((_, target), (_, source)) in target.iter_mut().zip(source) {
-                assign(target, source);
-            }
-        }
-        (target, source) => *target = source.clone(),
-    }
-}
-
-/// A stored value taken out of the map (reference-counted, so the lock is held briefly).
-enum StoredRef {
-    Value(Arc<Value>),
-    Text(Arc<str>),
 }
 
 impl Drop for Inner {
@@ -442,10 +472,10 @@ impl CacheStore for MemoryStore {
     }
 
     async fn get(&self, plugin_id: &str, key: &str) -> Result<Option<String>, StoreError> {
-        let found = Self::with_key(plugin_id, key, |key| self.inner.get(key));
+        let found = with_store_key(plugin_id, key, |key, _| self.inner.get(key));
         Ok(found.map(|(stored, expires_ms)| match stored {
-            StoredRef::Text(text) => text.to_string(),
-            StoredRef::Value(value) => envelope::encode(&value, expires_ms),
+            Stored::Text(text) => text.to_string(),
+            Stored::Value(value) => envelope::encode(&value, expires_ms),
         }))
     }
 
@@ -460,15 +490,15 @@ impl CacheStore for MemoryStore {
             self.start_sweeper();
         }
         let size = envelope.len();
-        let new = New::Text(envelope.into());
-        Self::with_key(plugin_id, key, |key| {
-            self.inner.insert(key, new, ttl, None, size);
+        let stored = Stored::Text(envelope.into());
+        with_store_key(plugin_id, key, |key, key_len| {
+            self.inner.insert(key, stored, ttl, None, key_len + size);
         });
         Ok(())
     }
 
     async fn delete(&self, plugin_id: &str, key: &str) -> Result<(), StoreError> {
-        Self::with_key(plugin_id, key, |key| self.inner.remove(key));
+        with_store_key(plugin_id, key, |key, _| self.inner.remove(key));
         Ok(())
     }
 
@@ -480,9 +510,9 @@ impl CacheStore for MemoryStore {
         }
         for index in 0..SHARDS {
             let mut shard = self.inner.lock(index);
-            let drained: Vec<Entry> = shard.map.drain().map(|(_, e)| e).collect();
+            let drained: Vec<Entry> = shard.table.drain().collect();
             for entry in &drained {
-                self.inner.removed(&mut shard, entry);
+                self.inner.removed(entry);
             }
             drop(shard);
             drop(drained);
@@ -497,10 +527,10 @@ impl CacheStore for MemoryStore {
 
 impl LocalStore for MemoryStore {
     fn get_value(&self, plugin_id: &str, key: &str) -> Option<Arc<Value>> {
-        let (stored, _) = Self::with_key(plugin_id, key, |key| self.inner.get(key))?;
+        let (stored, _) = with_client_key(plugin_id, key, |key, _| self.inner.get(key))?;
         match stored {
-            StoredRef::Value(value) => Some(value),
-            StoredRef::Text(text) => {
+            Stored::Value(value) => Some(value),
+            Stored::Text(text) => {
                 // Written through the envelope view: decode, honouring its own expiry.
                 let decoded = envelope::decode(&text)?;
                 if decoded.is_expired(crate::client::now_millis()) {
@@ -515,22 +545,28 @@ impl LocalStore for MemoryStore {
         &self,
         plugin_id: &str,
         key: &str,
-        value: &Value,
+        value: Arc<Value>,
         ttl: Option<Duration>,
         expires_ms: Option<u64>,
     ) {
         if ttl.is_some() {
             self.start_sweeper();
         }
-        let size = estimated_len(value);
-        Self::with_key(plugin_id, key, |key| {
+        // Sized only when the size is a bound (see `Entry::size`).
+        let size = if self.inner.max_bytes.is_some() {
+            estimated_len(&value)
+        } else {
+            0
+        };
+        let stored = Stored::Value(value);
+        with_client_key(plugin_id, key, |key, key_len| {
             self.inner
-                .insert(key, New::Value(value), ttl, expires_ms, size);
+                .insert(key, stored, ttl, expires_ms, key_len + size);
         });
     }
 
     fn delete_value(&self, plugin_id: &str, key: &str) {
-        Self::with_key(plugin_id, key, |key| self.inner.remove(key));
+        with_client_key(plugin_id, key, |key, _| self.inner.remove(key));
     }
 }
 
@@ -597,9 +633,15 @@ impl MemoryStoreBuilder {
                 "must be longer than zero",
             ));
         }
-        let shards = (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect();
+        let shards = (0..SHARDS)
+            .map(|_| Padded(Mutex::new(Shard::default())))
+            .collect();
         Ok(MemoryStore {
             inner: Arc::new(Inner {
+                hasher: SeedableRandomState::with_seed(
+                    std::hash::RandomState::new().hash_one(0x5eed_u64),
+                    SharedSeed::global_random(),
+                ),
                 shards,
                 max_entries: self.max_entries,
                 max_bytes: self.max_bytes,
@@ -684,7 +726,9 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    /// Bytes of keys and envelopes held.
+    /// Bytes of physical keys (`P:K`) and envelopes held; the envelopes of values written
+    /// through the client are estimated. Without a `maxBytes` bound, writes do not size values
+    /// and this walks every entry.
     pub fn size_bytes(&self) -> usize {
         self.inner.total_bytes()
     }
@@ -692,24 +736,6 @@ impl MemoryStore {
     /// Removes every expired entry now (the sweeper does this periodically); returns how many.
     pub fn sweep(&self) -> usize {
         self.inner.sweep()
-    }
-
-    /// Runs `f` with the physical key `P:K`, built in a reused per-thread buffer.
-    fn with_key<R>(plugin_id: &str, key: &str, f: impl FnOnce(&str) -> R) -> R {
-        thread_local! {
-            static BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
-        }
-        BUFFER.with(|buffer| match buffer.try_borrow_mut() {
-            Ok(mut buffer) => {
-                buffer.clear();
-                buffer.push_str(plugin_id);
-                buffer.push(':');
-                buffer.push_str(key);
-                f(&buffer)
-            }
-            // Re-entered (cannot happen: `f` never calls back); fall back to a fresh string.
-            Err(_) => f(&format!("{plugin_id}:{key}")),
-        })
     }
 
     fn start_sweeper(&self) {
@@ -762,50 +788,63 @@ fn read_count(block: &ConfigReader, key: &str) -> Result<Option<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize_key;
     use serde_json::json;
-
-    #[test]
-    fn assign_copies_whatever_the_shapes() {
-        let cases = [
-            (
-                json!({ "a": [1, "x"], "b": "s" }),
-                json!({ "a": [2, "yy", 3], "b": "t" }),
-            ),
-            (json!({ "a": 1 }), json!({ "b": 1 })),
-            (json!([1, 2, 3]), json!([4])),
-            (json!("s"), json!({ "now": "object" })),
-            (json!(null), json!([null, { "k": ":v" }])),
-        ];
-        for (mut target, source) in cases {
-            assign(&mut target, &source);
-            assert_eq!(target, source);
-            // Member order follows the source too.
-            assert_eq!(serde_json::to_string(&target).unwrap(), source.to_string());
-        }
-    }
 
     #[tokio::test]
     async fn both_views_see_the_same_entries() {
         let store = MemoryStore::new();
-        store.set_value("p", "a", &json!({ "x": ":y" }), None, Some(5));
+        // The client's view takes the caller's key, the store's view the normalised one.
+        store.set_value("p", "a", Arc::new(json!({ "x": ":y" })), None, Some(5));
         assert_eq!(
-            store.get("p", "a").await.unwrap().as_deref(),
+            store
+                .get("p", &normalize_key("a"))
+                .await
+                .unwrap()
+                .as_deref(),
             Some(r#"{"value":{"x":"::y"},"expires":5}"#)
         );
         store
-            .set("p", "b", r#"{"value":[1]}"#.into(), None)
+            .set("p", &normalize_key("b"), r#"{"value":[1]}"#.into(), None)
             .await
             .unwrap();
         assert_eq!(store.get_value("p", "b").as_deref(), Some(&json!([1])));
         store
-            .set("p", "old", r#"{"value":1,"expires":1}"#.into(), None)
+            .set(
+                "p",
+                &normalize_key("old"),
+                r#"{"value":1,"expires":1}"#.into(),
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(store.get_value("p", "old"), None);
+        // Hashed long keys too.
+        let long = "k".repeat(300);
+        store.set_value("p", &long, Arc::new(json!(2)), None, None);
+        assert_eq!(
+            store
+                .get("p", &normalize_key(&long))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(r#"{"value":2}"#)
+        );
         store.delete_value("p", "a");
-        assert_eq!(store.get("p", "a").await.unwrap(), None);
+        assert_eq!(store.get("p", &normalize_key("a")).await.unwrap(), None);
         let size = estimated_len(&json!({ "x": ":y" }));
         assert!(size >= r#"{"value":{"x":"::y"}}"#.len(), "{size}");
+    }
+
+    #[tokio::test]
+    async fn the_stored_value_is_shared_not_copied() {
+        let store = MemoryStore::new();
+        let value = Arc::new(json!({ "big": "x".repeat(1000) }));
+        store.set_value("p", "k", value.clone(), None, None);
+        let read = store.get_value("p", "k").unwrap();
+        assert!(Arc::ptr_eq(&read, &value));
+        // Sized on demand: physical key `p:aw==` plus the envelope estimate.
+        assert_eq!(store.size_bytes(), "p:aw==".len() + estimated_len(&value));
     }
 
     fn envelope(n: usize) -> String {
@@ -813,13 +852,38 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn keys_are_plugin_colon_key() {
+    async fn plugins_and_key_forms_do_not_collide() {
         let store = MemoryStore::new();
         store.set("a", "Yg==", envelope(1), None).await.unwrap();
         assert_eq!(store.get("a", "Yg==").await.unwrap(), Some(envelope(1)));
         assert_eq!(store.get("b", "Yg==").await.unwrap(), None);
-        let physical = MemoryStore::with_key("a", "Yg==", str::to_owned);
-        assert_eq!(physical, "a:Yg==");
+        assert_eq!(store.get_value("a", "b").as_deref(), Some(&json!(1)));
+        // A plugin id with `:` against a key with `:`.
+        store.set_value("a:b", "c", Arc::new(json!(1)), None, None);
+        store.set_value("a", "b:c", Arc::new(json!(2)), None, None);
+        assert_eq!(store.get_value("a:b", "c").as_deref(), Some(&json!(1)));
+        assert_eq!(store.get_value("a", "b:c").as_deref(), Some(&json!(2)));
+        // A store key that is not base64 is kept apart from every caller's key.
+        store
+            .set("a", "not base64", envelope(3), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get("a", "not base64").await.unwrap(),
+            Some(envelope(3))
+        );
+        assert_eq!(store.get_value("a", "not base64"), None);
+        assert_eq!(store.size_bytes(), {
+            let value = |v| estimated_len(&json!(v));
+            "a:Yg==".len()
+                + envelope(1).len()
+                + "a:b:Yw==".len()
+                + value(1)
+                + "a:Yjpj".len()
+                + value(2)
+                + "a:not base64".len()
+                + envelope(3).len()
+        });
     }
 
     #[tokio::test(start_paused = true)]

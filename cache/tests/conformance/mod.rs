@@ -100,9 +100,9 @@ pub async fn json_values_round_trip(store: Arc<dyn CacheStore>) {
     ];
     for (i, value) in values.iter().enumerate() {
         let key = format!("value-{i}");
-        cache.set(&key, value, None).await;
+        cache.set(&key, Arc::new(value.clone()), None).await;
         assert_eq!(
-            cache.get(&key).await.as_ref(),
+            cache.get(&key).await.as_deref(),
             Some(value),
             "{name}: round trip of {value}"
         );
@@ -114,10 +114,10 @@ pub async fn null_is_a_value_not_a_miss(store: Arc<dyn CacheStore>) {
     let name = store.name();
     let cache = manager(store, None).for_plugin(&plugin_id("null"));
     assert_eq!(cache.get("absent").await, None, "{name}: absent key");
-    cache.set("null", &Value::Null, None).await;
+    cache.set("null", Value::Null.into(), None).await;
     assert_eq!(
-        cache.get("null").await,
-        Some(Value::Null),
+        cache.get("null").await.as_deref(),
+        Some(&Value::Null),
         "{name}: null value"
     );
     assert_eq!(
@@ -131,16 +131,20 @@ pub async fn null_is_a_value_not_a_miss(store: Arc<dyn CacheStore>) {
 pub async fn delete_and_overwrite(store: Arc<dyn CacheStore>) {
     let name = store.name();
     let cache = manager(store, None).for_plugin(&plugin_id("del"));
-    cache.set("k", &json!(1), None).await;
-    cache.set("k", &json!(2), None).await;
-    assert_eq!(cache.get("k").await, Some(json!(2)), "{name}: overwrite");
+    cache.set("k", json!(1).into(), None).await;
+    cache.set("k", json!(2).into(), None).await;
+    assert_eq!(
+        cache.get("k").await.as_deref(),
+        Some(&json!(2)),
+        "{name}: overwrite"
+    );
     cache.delete("k").await;
     assert_eq!(cache.get("k").await, None, "{name}: deleted");
     cache.delete("never-set").await;
-    cache.set("k", &json!(3), None).await;
+    cache.set("k", json!(3).into(), None).await;
     assert_eq!(
-        cache.get("k").await,
-        Some(json!(3)),
+        cache.get("k").await.as_deref(),
+        Some(&json!(3)),
         "{name}: set after delete"
     );
 }
@@ -151,15 +155,19 @@ pub async fn ttl_expiry(store: Arc<dyn CacheStore>) {
     let plugin = plugin_id("ttl");
     let cache = manager(store.clone(), None).for_plugin(&plugin);
     cache
-        .set("short", &json!("gone soon"), Some(SHORT_TTL))
+        .set("short", json!("gone soon").into(), Some(SHORT_TTL))
         .await;
     cache
-        .set("long", &json!("stays"), Some(Duration::from_secs(3600)))
+        .set(
+            "long",
+            json!("stays").into(),
+            Some(Duration::from_secs(3600)),
+        )
         .await;
-    cache.set("forever", &json!("stays"), None).await;
+    cache.set("forever", json!("stays").into(), None).await;
     assert_eq!(
-        cache.get("short").await,
-        Some(json!("gone soon")),
+        cache.get("short").await.as_deref(),
+        Some(&json!("gone soon")),
         "{name}: before expiry"
     );
     // The server's own expiry, without the envelope check.
@@ -170,13 +178,13 @@ pub async fn ttl_expiry(store: Arc<dyn CacheStore>) {
     tokio::time::sleep(SHORT_TTL + SETTLE).await;
     assert_eq!(cache.get("short").await, None, "{name}: after expiry");
     assert_eq!(
-        cache.get("long").await,
-        Some(json!("stays")),
+        cache.get("long").await.as_deref(),
+        Some(&json!("stays")),
         "{name}: long TTL"
     );
     assert_eq!(
-        cache.get("forever").await,
-        Some(json!("stays")),
+        cache.get("forever").await.as_deref(),
+        Some(&json!("stays")),
         "{name}: no TTL"
     );
     assert_eq!(
@@ -192,26 +200,30 @@ pub async fn default_ttl_and_override(store: Arc<dyn CacheStore>) {
     let with_default = manager(store.clone(), Some(SHORT_TTL)).for_plugin(&plugin_id("dttl"));
     let without_default = manager(store, None).for_plugin(&plugin_id("nottl"));
 
-    with_default.set("default", &json!(1), None).await;
+    with_default.set("default", json!(1).into(), None).await;
     with_default
-        .set("per-call-zero", &json!(2), Some(Duration::ZERO))
+        .set("per-call-zero", json!(2).into(), Some(Duration::ZERO))
         .await;
     with_default
-        .set("per-call-long", &json!(3), Some(Duration::from_secs(3600)))
+        .set(
+            "per-call-long",
+            json!(3).into(),
+            Some(Duration::from_secs(3600)),
+        )
         .await;
     let cancelled = with_default.with_default_ttl(Duration::ZERO);
-    cancelled.set("cancelled", &json!(4), None).await;
+    cancelled.set("cancelled", json!(4).into(), None).await;
     let longer = with_default.with_default_ttl(Duration::from_secs(3600));
-    longer.set("longer", &json!(5), None).await;
+    longer.set("longer", json!(5).into(), None).await;
     // An empty options merge keeps the current default.
     let kept = longer.with_options(Default::default());
-    kept.set("kept", &json!(6), None).await;
+    kept.set("kept", json!(6).into(), None).await;
     let shorter = without_default.with_default_ttl(SHORT_TTL);
-    shorter.set("shorter", &json!(7), None).await;
+    shorter.set("shorter", json!(7).into(), None).await;
     shorter
         .set(
             "shorter-overridden",
-            &json!(8),
+            json!(8).into(),
             Some(Duration::from_secs(3600)),
         )
         .await;
@@ -223,28 +235,28 @@ pub async fn default_ttl_and_override(store: Arc<dyn CacheStore>) {
         "{name}: manager default"
     );
     assert_eq!(
-        with_default.get("per-call-zero").await,
-        Some(json!(2)),
+        with_default.get("per-call-zero").await.as_deref(),
+        Some(&json!(2)),
         "{name}: ttl 0"
     );
     assert_eq!(
-        with_default.get("per-call-long").await,
-        Some(json!(3)),
+        with_default.get("per-call-long").await.as_deref(),
+        Some(&json!(3)),
         "{name}: override"
     );
     assert_eq!(
-        with_default.get("cancelled").await,
-        Some(json!(4)),
+        with_default.get("cancelled").await.as_deref(),
+        Some(&json!(4)),
         "{name}: default 0"
     );
     assert_eq!(
-        with_default.get("longer").await,
-        Some(json!(5)),
+        with_default.get("longer").await.as_deref(),
+        Some(&json!(5)),
         "{name}: longer default"
     );
     assert_eq!(
-        with_default.get("kept").await,
-        Some(json!(6)),
+        with_default.get("kept").await.as_deref(),
+        Some(&json!(6)),
         "{name}: merged options"
     );
     assert_eq!(
@@ -253,8 +265,8 @@ pub async fn default_ttl_and_override(store: Arc<dyn CacheStore>) {
         "{name}: client default"
     );
     assert_eq!(
-        without_default.get("shorter-overridden").await,
-        Some(json!(8)),
+        without_default.get("shorter-overridden").await.as_deref(),
+        Some(&json!(8)),
         "{name}: per-call over client default"
     );
 }
@@ -265,37 +277,37 @@ pub async fn plugins_are_namespaced(store: Arc<dyn CacheStore>) {
     let manager = manager(store, None);
     let a = manager.for_plugin(&plugin_id("a"));
     let b = manager.for_plugin(&plugin_id("b"));
-    a.set("shared", &json!("from a"), None).await;
+    a.set("shared", json!("from a").into(), None).await;
     assert_eq!(
         b.get("shared").await,
         None,
         "{name}: b must not see a's key"
     );
-    b.set("shared", &json!("from b"), None).await;
+    b.set("shared", json!("from b").into(), None).await;
     assert_eq!(
-        a.get("shared").await,
-        Some(json!("from a")),
+        a.get("shared").await.as_deref(),
+        Some(&json!("from a")),
         "{name}: a keeps its value"
     );
     assert_eq!(
-        b.get("shared").await,
-        Some(json!("from b")),
+        b.get("shared").await.as_deref(),
+        Some(&json!("from b")),
         "{name}: b has its own"
     );
     a.delete("shared").await;
     assert_eq!(a.get("shared").await, None, "{name}: a deleted");
     assert_eq!(
-        b.get("shared").await,
-        Some(json!("from b")),
+        b.get("shared").await.as_deref(),
+        Some(&json!("from b")),
         "{name}: b untouched"
     );
     // A second handle on the same plugin sees the same entries.
     let a_again = manager.for_plugin(a.plugin_id());
-    b.set("again", &json!(1), None).await;
-    a_again.set("again", &json!(2), None).await;
+    b.set("again", json!(1).into(), None).await;
+    a_again.set("again", json!(2).into(), None).await;
     assert_eq!(
-        a.get("again").await,
-        Some(json!(2)),
+        a.get("again").await.as_deref(),
+        Some(&json!(2)),
         "{name}: same plugin, same keys"
     );
 }
@@ -315,12 +327,12 @@ pub async fn long_and_unicode_keys(store: Arc<dyn CacheStore>) {
         "a:b:c/../%20?#".to_owned(),
     ];
     for (i, key) in keys.iter().enumerate() {
-        cache.set(key, &json!(i), None).await;
+        cache.set(key, json!(i).into(), None).await;
     }
     for (i, key) in keys.iter().enumerate() {
         assert_eq!(
-            cache.get(key).await,
-            Some(json!(i)),
+            cache.get(key).await.as_deref(),
+            Some(&json!(i)),
             "{name}: key #{i} ({} bytes)",
             key.len()
         );
@@ -442,7 +454,11 @@ pub async fn stored_bytes_are_keyv_envelopes(store: Arc<dyn CacheStore>) {
     let plugin = plugin_id("bytes");
     let cache = manager(store.clone(), None).for_plugin(&plugin);
     cache
-        .set("hello", &json!({ "a": [1, ":x", 1.5], "1": null }), None)
+        .set(
+            "hello",
+            json!({ "a": [1, ":x", 1.5], "1": null }).into(),
+            None,
+        )
         .await;
     assert_eq!(
         store.get(&plugin, "aGVsbG8=").await.unwrap().as_deref(),
@@ -450,7 +466,7 @@ pub async fn stored_bytes_are_keyv_envelopes(store: Arc<dyn CacheStore>) {
         "{name}: envelope without expiry"
     );
     cache
-        .set("ttl", &json!("v"), Some(Duration::from_secs(600)))
+        .set("ttl", json!("v").into(), Some(Duration::from_secs(600)))
         .await;
     let stored = store
         .get(&plugin, &normalize_key("ttl"))
@@ -482,8 +498,8 @@ pub async fn stored_bytes_are_keyv_envelopes(store: Arc<dyn CacheStore>) {
         .await
         .unwrap();
     assert_eq!(
-        cache.get("from-node").await,
-        Some(json!({ "x": ":y" })),
+        cache.get("from-node").await.as_deref(),
+        Some(&json!({ "x": ":y" })),
         "{name}"
     );
     // A garbage entry is a miss, not a crash.
