@@ -2,4 +2,5 @@
 //! there. Code shared by several examples (and tested in `tests/`) lives in this library.
 
 pub mod bookmarks;
+pub mod catalog_extensions;
 pub mod todo;
