@@ -69,11 +69,11 @@ fn require_node() {
 
 /// Two distinct free loopback ports: the server's and the driver's fixture server's.
 fn free_ports() -> (u16, u16) {
-    let a = TcpListener::bind("127.0.0.1:0").unwrap();
-    let b = TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    let b = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
     (
-        a.local_addr().unwrap().port(),
-        b.local_addr().unwrap().port(),
+        a.local_addr().expect("a bound address").port(),
+        b.local_addr().expect("a bound address").port(),
     )
 }
 
@@ -125,7 +125,8 @@ struct Server {
 impl Server {
     fn start(dir: &Path, config: &Value, port: u16) -> Server {
         let config_path = dir.join("app-config.yaml");
-        fs::write(&config_path, serde_json::to_string_pretty(config).unwrap()).unwrap();
+        let text = serde_json::to_string_pretty(config).expect("the config serializes");
+        fs::write(&config_path, text).expect("the config file is written");
         let stdout = dir.join("server.stdout");
         let stderr = dir.join("server.stderr");
         let mut command = Command::new(env!("CARGO_BIN_EXE_backstage"));
@@ -135,8 +136,8 @@ impl Server {
             .arg(&config_path)
             .current_dir(dir)
             .stdin(Stdio::null())
-            .stdout(File::create(&stdout).unwrap())
-            .stderr(File::create(&stderr).unwrap());
+            .stdout(File::create(&stdout).expect("a log file"))
+            .stderr(File::create(&stderr).expect("a log file"));
         // Only the config file counts: no APP_CONFIG_* overrides from the caller's shell.
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("APP_CONFIG_") {
@@ -171,7 +172,11 @@ impl Server {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let mut last = String::from("no answer yet");
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .expect("the server process can be polled")
+            {
                 panic!(
                     "backstage serve exited during start-up ({status}); last answer to GET {path}: {last}\n{}",
                     self.logs()
@@ -270,8 +275,8 @@ fn dechunk(mut raw: &[u8]) -> Result<Vec<u8>, String> {
 /// unless it exits 0.
 fn run_driver(server: &Server, fixture_port: u16, dir: &Path) {
     let out_path = dir.join("driver.out");
-    let out = File::create(&out_path).unwrap();
-    let err = out.try_clone().unwrap();
+    let out = File::create(&out_path).expect("an output file");
+    let err = out.try_clone().expect("a second handle to the output file");
     let mut child = Command::new("node")
         .arg(compat_dir().join("client.cjs"))
         .arg(server.base_url())
@@ -285,7 +290,7 @@ fn run_driver(server: &Server, fixture_port: u16, dir: &Path) {
         .expect("node starts");
     let deadline = Instant::now() + DRIVER_TIMEOUT;
     let status: Option<ExitStatus> = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.try_wait().expect("the driver process can be polled") {
             break Some(status);
         }
         if Instant::now() >= deadline {
@@ -320,8 +325,8 @@ fn run_driver(server: &Server, fixture_port: u16, dir: &Path) {
 
 fn run_suite(database: impl FnOnce(&Path) -> Value) {
     require_node();
-    let scratch = tempfile::tempdir().unwrap();
-    let dir = scratch.path().canonicalize().unwrap();
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    let dir = scratch.path().canonicalize().expect("a canonical path");
     let (port, fixture_port) = free_ports();
     let config = app_config(port, fixture_port, database(&dir));
     let mut server = Server::start(&dir, &config, port);

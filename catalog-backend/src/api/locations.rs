@@ -504,7 +504,7 @@ async fn by_query(State(ctx): Ctx, body: Bytes) -> Result<Response, ApiError> {
                 .get("afterId")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            query = decoded.get("query").cloned();
+            query = decoded.get("query").filter(|q| !q.is_null()).cloned();
         }
         Some(_) => return Err(ApiError::input("Malformed cursor, expected a string")),
     }
@@ -527,7 +527,10 @@ async fn by_query(State(ctx): Ctx, body: Bytes) -> Result<Response, ApiError> {
     if start + page.len() < total
         && let Some(last) = page.last()
     {
-        let cursor = json!({ "limit": limit, "afterId": last.id, "query": query });
+        let mut cursor = json!({ "limit": limit, "afterId": last.id });
+        if let Some(query) = &query {
+            cursor["query"] = query.clone();
+        }
         page_info.insert(
             "nextCursor".into(),
             Value::String(base64::engine::general_purpose::STANDARD.encode(cursor.to_string())),

@@ -959,7 +959,10 @@ async function main() {
       eq(a['backstage.io/managed-by-location'], `url:${URL_TARGET}`, 'managed-by-location');
       eq(a['backstage.io/managed-by-origin-location'], `url:${URL_TARGET}`, 'managed-by-origin-location');
       eq(a['backstage.io/view-url'], URL_TARGET, 'view-url');
-      eq(a['backstage.io/source-location'], `url:${fixtureBase}/compat/`, 'source-location');
+      // Backstage's AnnotateLocationEntityProcessor derives edit-url and source-location from
+      // the SCM integration of the URL; 127.0.0.1 has none, so neither is set.
+      eq(a['backstage.io/edit-url'], undefined, 'edit-url (no SCM integration)');
+      eq(a['backstage.io/source-location'], undefined, 'source-location (no SCM integration)');
       eq(e.metadata.description, urlServiceDescription, 'description');
       ok(await client.getEntityByRef('api:default/compat-url-api'), 'compat-url-api missing');
       ok(await client.getEntityByRef(urlEntityRef), `${urlEntityRef} missing`);
@@ -1085,11 +1088,16 @@ async function main() {
   });
 
   await check('refreshEntity: re-reads the location, the changed file shows up', async () => {
+    const before = await client.getEntityByRef('component:default/compat-url-service');
+    ok(before, 'compat-url-service missing');
     urlServiceDescription = 'Second version, after refreshEntity.';
     await client.refreshEntity('component:default/compat-url-service');
     await eventually(async () => {
       const e = await client.getEntityByRef('component:default/compat-url-service');
       eq(e?.metadata.description, urlServiceDescription, 'description');
+      // Spec §4.1 and §4.8: the uid is the processing row's and stays; the etag follows the JSON.
+      eq(e.metadata.uid, before.metadata.uid, 'uid');
+      ok(e.metadata.etag !== before.metadata.etag, `etag must change with the entity, still ${e.metadata.etag}`);
     });
   });
 
