@@ -37,6 +37,7 @@ pub struct CatalogBuilder {
     providers: Vec<Arc<dyn EntityProvider>>,
     location_types: Vec<String>,
     skip_migrations: bool,
+    engine: EngineOptions,
 }
 
 impl std::fmt::Debug for CatalogBuilder {
@@ -77,6 +78,14 @@ impl CatalogBuilder {
     #[must_use]
     pub fn allow_location_type(mut self, kind: impl Into<String>) -> Self {
         self.location_types.push(kind.into());
+        self
+    }
+
+    /// How often orphans are deleted when `catalog.orphanStrategy` is `delete` (default
+    /// 30 s, as Backstage's `catalog_orphan_cleanup` task).
+    #[must_use]
+    pub fn orphan_cleanup_interval(mut self, interval: Duration) -> Self {
+        self.engine.orphan_cleanup_interval = interval;
         self
     }
 
@@ -126,6 +135,7 @@ impl CatalogBuilder {
         };
         let catalog = Catalog {
             context,
+            engine_options: self.engine,
             providers,
             cancel: CancellationToken::new(),
             tasks: Mutex::new(Vec::new()),
@@ -158,6 +168,7 @@ impl CatalogBuilder {
 /// ```
 pub struct Catalog {
     context: CatalogContext,
+    engine_options: EngineOptions,
     providers: Vec<Arc<dyn EntityProvider>>,
     cancel: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -185,6 +196,7 @@ impl Catalog {
             providers: Vec::new(),
             location_types: Vec::new(),
             skip_migrations: false,
+            engine: EngineOptions::default(),
         }
     }
 
@@ -226,7 +238,7 @@ impl Catalog {
                 EngineOptions {
                     processing_interval: (min, max),
                     orphan_strategy: config.orphan_strategy,
-                    ..EngineOptions::default()
+                    ..self.engine_options.clone()
                 },
             );
             tasks.push(engine.spawn(self.cancel.clone()));

@@ -2,17 +2,18 @@
 //! engine's loops until every entity is in the change feed; and two engines on one
 //! PostgreSQL database never processing one entity at the same time.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod storage_support;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backstage_catalog_backend::engine::{CatalogEngine, EngineOptions, EntityProcessing};
-use backstage_catalog_backend::model::ProcessingOutput;
+use backstage_catalog_backend::engine::{CatalogEngine, EngineOptions};
 use backstage_catalog_backend::storage::{CatalogStore, EntityMutation};
 use serde_json::{Value, json};
-use storage_support::{FakeProcessor, Kind, TestDb, deferred, entity, fake_process};
+use storage_support::{FakeProcessor, Kind, TestDb, deferred, entity};
 use tokio_util::sync::CancellationToken;
 
 /// `locations` Location roots, each emitting `per_location` components owned by a group.
@@ -35,7 +36,11 @@ fn roots(locations: usize, per_location: usize) -> Vec<Value> {
 }
 
 /// Follows the change feed like an index would, until `expected` entities are live.
-async fn follow_until(store: &CatalogStore, expected: usize, timeout: Duration) -> HashMap<String, String> {
+async fn follow_until(
+    store: &CatalogStore,
+    expected: usize,
+    timeout: Duration,
+) -> HashMap<String, String> {
     let mut feed = store.subscribe_feed();
     let deadline = Instant::now() + timeout;
     let mut live: HashMap<String, String> = HashMap::new();
@@ -59,7 +64,11 @@ async fn follow_until(store: &CatalogStore, expected: usize, timeout: Duration) 
             return live;
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "only {} of {expected} entities after {timeout:?}", live.len());
+        assert!(
+            !left.is_zero(),
+            "only {} of {expected} entities after {timeout:?}",
+            live.len()
+        );
         let _ = tokio::time::timeout(left.min(Duration::from_millis(500)), feed.changed()).await;
     }
 }
@@ -82,7 +91,10 @@ async fn ingest(kind: Kind) {
         .apply_mutation(
             "config",
             EntityMutation::Full {
-                entities: roots(10, 50).into_iter().map(|e| deferred(e, None)).collect(),
+                entities: roots(10, 50)
+                    .into_iter()
+                    .map(|e| deferred(e, None))
+                    .collect(),
             },
         )
         .await
@@ -100,7 +112,10 @@ async fn ingest(kind: Kind) {
         .apply_mutation(
             "config",
             EntityMutation::Full {
-                entities: roots(9, 50).into_iter().map(|e| deferred(e, None)).collect(),
+                entities: roots(9, 50)
+                    .into_iter()
+                    .map(|e| deferred(e, None))
+                    .collect(),
             },
         )
         .await
@@ -124,131 +139,172 @@ async fn ingest(kind: Kind) {
 }
 per_engine!(ingest);
 
-/// Records which entities are being processed right now, and every overlap.
-struct Recorder {
-    in_flight: Mutex<HashSet<String>>,
-    overlaps: Mutex<Vec<String>>,
-    processed: Mutex<HashMap<String, usize>>,
-}
-
-#[async_trait::async_trait]
-impl EntityProcessing for Recorder {
-    async fn process(&self, entity: Value, cache: Value) -> ProcessingOutput {
-        let name = entity["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-        if !self.in_flight.lock().unwrap().insert(name.clone()) {
-            self.overlaps.lock().unwrap().push(name.clone());
-        }
-        *self.processed.lock().unwrap().entry(name.clone()).or_default() += 1;
-        tokio::time::sleep(Duration::from_millis(2)).await;
-        let output = fake_process(&entity, &cache);
-        self.in_flight.lock().unwrap().remove(&name);
-        output
-    }
-}
-
 #[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_engines_never_process_one_entity_at_once() {
-    let mut db = TestDb::new(Kind::Postgres).await;
-    let replica = db.replica().await;
-    let recorder = Arc::new(Recorder {
-        in_flight: Mutex::new(HashSet::new()),
-        overlaps: Mutex::new(Vec::new()),
-        processed: Mutex::new(HashMap::new()),
-    });
-    let opts = EngineOptions {
-        processing_batch_size: 20,
-        stitch_batch_size: 50,
-        ..options()
-    };
-    let one = CatalogEngine::with_processing(db.store.clone(), recorder.clone(), opts.clone());
-    let two = CatalogEngine::with_processing(replica.clone(), recorder.clone(), opts);
-    let cancel = CancellationToken::new();
-    let handles = [one.spawn(cancel.clone()), two.spawn(cancel.clone())];
+mod postgres {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
 
-    db.store
-        .apply_mutation(
-            "config",
-            EntityMutation::Full {
-                entities: roots(8, 40).into_iter().map(|e| deferred(e, None)).collect(),
-            },
-        )
-        .await
-        .unwrap();
-    // The second replica wakes by polling only.
-    follow_until(&replica, 328, Duration::from_secs(60)).await;
-    cancel.cancel();
-    for h in handles {
-        h.await.unwrap();
+    use backstage_catalog_backend::engine::EntityProcessing;
+    use backstage_catalog_backend::model::ProcessingOutput;
+
+    use super::storage_support::fake_process;
+    use super::*;
+
+    /// Records which entities are being processed right now, and every overlap.
+    struct Recorder {
+        in_flight: Mutex<HashSet<String>>,
+        overlaps: Mutex<Vec<String>>,
+        processed: Mutex<HashMap<String, usize>>,
     }
-    assert!(recorder.overlaps.lock().unwrap().is_empty(), "{:?}", recorder.overlaps.lock().unwrap());
-    let processed = recorder.processed.lock().unwrap();
-    assert_eq!(processed.len(), 328);
-    // Each entity is processed a bounded number of times (a child is re-processed when its
-    // parent's result changes), never once per replica per entity.
-    assert!(processed.values().all(|n| *n <= 3), "{processed:?}");
-}
 
-#[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_claims_are_disjoint() {
-    let mut db = TestDb::new(Kind::Postgres).await;
-    let replica = db.replica().await;
-    let entities: Vec<Value> = (0..300)
-        .map(|i| entity("Component", &format!("c{i}"), json!({})))
-        .collect();
-    db.store
-        .apply_mutation(
-            "p",
-            EntityMutation::Full {
-                entities: entities.into_iter().map(|e| deferred(e, None)).collect(),
-            },
-        )
-        .await
-        .unwrap();
-    let claim_all = |store: Arc<CatalogStore>| async move {
-        let mut mine = Vec::new();
-        loop {
-            let batch = store.claim_processing(7, Duration::from_secs(100)).await.unwrap();
-            if batch.is_empty() {
-                return mine;
+    #[async_trait::async_trait]
+    impl EntityProcessing for Recorder {
+        async fn process(&self, entity: Value, cache: Value) -> ProcessingOutput {
+            let name = entity["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if !self.in_flight.lock().unwrap().insert(name.clone()) {
+                self.overlaps.lock().unwrap().push(name.clone());
             }
-            mine.extend(batch.into_iter().map(|c| c.entity_ref));
+            *self
+                .processed
+                .lock()
+                .unwrap()
+                .entry(name.clone())
+                .or_default() += 1;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            let output = fake_process(&entity, &cache);
+            self.in_flight.lock().unwrap().remove(&name);
+            output
         }
-    };
-    let (a, b) = tokio::join!(
-        tokio::spawn(claim_all(db.store.clone())),
-        tokio::spawn(claim_all(replica.clone()))
-    );
-    let (a, b) = (a.unwrap(), b.unwrap());
-    let a_set: HashSet<_> = a.iter().collect();
-    assert!(b.iter().all(|r| !a_set.contains(r)), "a ref was claimed twice");
-    assert_eq!(a.len() + b.len(), 300);
-    assert!(!a.is_empty() && !b.is_empty(), "both replicas got work");
-}
+    }
 
-#[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_thousand_entities_on_postgres() {
-    let db = TestDb::new(Kind::Postgres).await;
-    let store = db.store.clone();
-    let engine = CatalogEngine::with_processing(store.clone(), Arc::new(FakeProcessor), options());
-    let cancel = CancellationToken::new();
-    let handle = engine.spawn(cancel.clone());
-    let started = Instant::now();
-    store
-        .apply_mutation(
-            "config",
-            EntityMutation::Full {
-                entities: roots(100, 100).into_iter().map(|e| deferred(e, None)).collect(),
-            },
-        )
-        .await
-        .unwrap();
-    let live = follow_until(&store, 10_100, Duration::from_secs(60)).await;
-    let elapsed = started.elapsed();
-    eprintln!("10,100 entities processed and stitched on PostgreSQL in {elapsed:?}");
-    assert_eq!(live.len(), 10_100);
-    cancel.cancel();
-    handle.await.unwrap();
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_engines_never_process_one_entity_at_once() {
+        let mut db = TestDb::new(Kind::Postgres).await;
+        let replica = db.replica().await;
+        let recorder = Arc::new(Recorder {
+            in_flight: Mutex::new(HashSet::new()),
+            overlaps: Mutex::new(Vec::new()),
+            processed: Mutex::new(HashMap::new()),
+        });
+        let opts = EngineOptions {
+            processing_batch_size: 20,
+            stitch_batch_size: 50,
+            ..options()
+        };
+        let one = CatalogEngine::with_processing(db.store.clone(), recorder.clone(), opts.clone());
+        let two = CatalogEngine::with_processing(replica.clone(), recorder.clone(), opts);
+        let cancel = CancellationToken::new();
+        let handles = [one.spawn(cancel.clone()), two.spawn(cancel.clone())];
+
+        db.store
+            .apply_mutation(
+                "config",
+                EntityMutation::Full {
+                    entities: roots(8, 40)
+                        .into_iter()
+                        .map(|e| deferred(e, None))
+                        .collect(),
+                },
+            )
+            .await
+            .unwrap();
+        // The second replica wakes by polling only.
+        follow_until(&replica, 328, Duration::from_secs(60)).await;
+        cancel.cancel();
+        for h in handles {
+            h.await.unwrap();
+        }
+        assert!(
+            recorder.overlaps.lock().unwrap().is_empty(),
+            "{:?}",
+            recorder.overlaps.lock().unwrap()
+        );
+        let processed = recorder.processed.lock().unwrap();
+        assert_eq!(processed.len(), 328);
+        // Each entity is processed a bounded number of times (a child is re-processed when its
+        // parent's result changes), never once per replica per entity.
+        assert!(processed.values().all(|n| *n <= 3), "{processed:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_claims_are_disjoint() {
+        let mut db = TestDb::new(Kind::Postgres).await;
+        let replica = db.replica().await;
+        let entities: Vec<Value> = (0..300)
+            .map(|i| entity("Component", &format!("c{i}"), json!({})))
+            .collect();
+        db.store
+            .apply_mutation(
+                "p",
+                EntityMutation::Full {
+                    entities: entities.into_iter().map(|e| deferred(e, None)).collect(),
+                },
+            )
+            .await
+            .unwrap();
+        let claim_all = |store: Arc<CatalogStore>| async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = store
+                    .claim_processing(7, Duration::from_secs(100))
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    return mine;
+                }
+                mine.extend(batch.into_iter().map(|c| c.entity_ref));
+            }
+        };
+        let (a, b) = tokio::join!(
+            tokio::spawn(claim_all(db.store.clone())),
+            tokio::spawn(claim_all(replica.clone()))
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let a_set: HashSet<_> = a.iter().collect();
+        assert!(
+            b.iter().all(|r| !a_set.contains(r)),
+            "a ref was claimed twice"
+        );
+        assert_eq!(a.len() + b.len(), 300);
+        assert!(!a.is_empty() && !b.is_empty(), "both replicas got work");
+    }
+
+    /// 100 locations of 100 entities; `CATALOG_INGEST_LOCATIONS` scales it (1000 for the
+    /// 100,000-entity run).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ten_thousand_entities_on_postgres() {
+        let locations: usize = std::env::var("CATALOG_INGEST_LOCATIONS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100);
+        let expected = locations * 101;
+        let db = TestDb::new(Kind::Postgres).await;
+        let store = db.store.clone();
+        let engine =
+            CatalogEngine::with_processing(store.clone(), Arc::new(FakeProcessor), options());
+        let cancel = CancellationToken::new();
+        let handle = engine.spawn(cancel.clone());
+        let started = Instant::now();
+        store
+            .apply_mutation(
+                "config",
+                EntityMutation::Full {
+                    entities: roots(locations, 100)
+                        .into_iter()
+                        .map(|e| deferred(e, None))
+                        .collect(),
+                },
+            )
+            .await
+            .unwrap();
+        let live = follow_until(&store, expected, Duration::from_secs(120)).await;
+        let elapsed = started.elapsed();
+        eprintln!("{expected} entities processed and stitched on PostgreSQL in {elapsed:?}");
+        assert_eq!(live.len(), expected);
+        cancel.cancel();
+        handle.await.unwrap();
+    }
 }

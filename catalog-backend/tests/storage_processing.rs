@@ -1,6 +1,8 @@
 //! Processing writes (spec 4.4), stitching (4.8), deletion and orphans (4.11), refresh (3.9),
 //! ancestry (3.8) and the change feed, on every engine.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod storage_support;
 
 use std::time::Duration;
@@ -47,14 +49,24 @@ async fn children_relations_and_ancestry(kind: Kind) {
     assert_eq!(all.len(), 3);
     let a = &all[&ref_of("Component", "a")];
     let team = &all[&ref_of("Group", "team")];
-    assert_eq!(a["relations"], json!([{"type": "ownedBy", "targetRef": "group:default/team"}]));
-    assert_eq!(team["relations"], json!([{"type": "ownerOf", "targetRef": "component:default/a"}]));
+    assert_eq!(
+        a["relations"],
+        json!([{"type": "ownedBy", "targetRef": "group:default/team"}])
+    );
+    assert_eq!(
+        team["relations"],
+        json!([{"type": "ownerOf", "targetRef": "component:default/a"}])
+    );
     assert_eq!(all[&ref_of("Location", "root")]["relations"], json!([]));
     for e in all.values() {
         let uid = e["metadata"]["uid"].as_str().unwrap();
         assert!(uuid::Uuid::parse_str(uid).is_ok());
         assert_eq!(e["metadata"]["etag"].as_str().unwrap().len(), 40);
-        assert!(e["metadata"]["annotations"].get("backstage.io/orphan").is_none());
+        assert!(
+            e["metadata"]["annotations"]
+                .get("backstage.io/orphan")
+                .is_none()
+        );
         assert!(e.get("status").is_none());
     }
     // The feed carries the uid and ref of each entity.
@@ -118,14 +130,23 @@ async fn orphans_and_cleanup(kind: Kind) {
     assert_eq!(finals(store).await.len(), 4);
 
     // The root stops emitting b: b is annotated as an orphan, c (its child) is not.
-    provide(store, "p", vec![root_with(json!([{"kind": "Component", "name": "a"}]))]).await;
+    provide(
+        store,
+        "p",
+        vec![root_with(json!([{"kind": "Component", "name": "a"}]))],
+    )
+    .await;
     settle(store).await;
     let all = finals(store).await;
     assert_eq!(
         all[&ref_of("Location", "b")]["metadata"]["annotations"]["backstage.io/orphan"],
         "true"
     );
-    assert!(all[&ref_of("Component", "c")]["metadata"]["annotations"].get("backstage.io/orphan").is_none());
+    assert!(
+        all[&ref_of("Component", "c")]["metadata"]["annotations"]
+            .get("backstage.io/orphan")
+            .is_none()
+    );
     // An orphan cannot be refreshed.
     match store.refresh_entity(&ref_of("Location", "b")).await {
         Err(CatalogError::NotFound(m)) => assert_eq!(m, "Entity location:default/b not found"),
@@ -136,7 +157,10 @@ async fn orphans_and_cleanup(kind: Kind) {
     assert_eq!(store.delete_orphans().await.unwrap(), 2);
     let mut left: Vec<String> = finals(store).await.into_keys().collect();
     left.sort();
-    assert_eq!(left, vec![ref_of("Component", "a"), ref_of("Location", "root")]);
+    assert_eq!(
+        left,
+        vec![ref_of("Component", "a"), ref_of("Location", "root")]
+    );
     assert_eq!(store.delete_orphans().await.unwrap(), 0);
 }
 per_engine!(orphans_and_cleanup);
@@ -155,7 +179,10 @@ async fn processing_errors_and_status(kind: Kind) {
     .await;
     settle(store).await;
     let all = finals(store).await;
-    assert!(!all.contains_key(&ref_of("Component", "never")), "never processed: invisible");
+    assert!(
+        !all.contains_key(&ref_of("Component", "never")),
+        "never processed: invisible"
+    );
     assert!(all[&ref_of("Component", "later")].get("status").is_none());
 
     provide(
@@ -184,7 +211,11 @@ async fn processing_errors_and_status(kind: Kind) {
     // Fixed again: the status goes away.
     provide(store, "p", vec![entity("Component", "later", json!({}))]).await;
     settle(store).await;
-    assert!(finals(store).await[&ref_of("Component", "later")].get("status").is_none());
+    assert!(
+        finals(store).await[&ref_of("Component", "later")]
+            .get("status")
+            .is_none()
+    );
 }
 per_engine!(processing_errors_and_status);
 
@@ -253,18 +284,27 @@ async fn explicit_delete(kind: Kind) {
     .await;
     settle(store).await;
     let a_ref = ref_of("Component", "a");
-    let uid = finals(store).await[&a_ref]["metadata"]["uid"].as_str().unwrap().to_owned();
+    let uid = finals(store).await[&a_ref]["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(!store.delete_entity_by_uid("no-such-uid").await.unwrap());
     let seq = store.current_seq().await.unwrap();
     assert!(store.delete_entity_by_uid(&uid).await.unwrap());
     let changes = store.changes_since(seq, 10).await.unwrap();
     assert_eq!(changes.len(), 1);
-    assert_eq!((changes[0].uid.as_str(), changes[0].json.as_ref()), (uid.as_str(), None));
+    assert_eq!(
+        (changes[0].uid.as_str(), changes[0].json.as_ref()),
+        (uid.as_str(), None)
+    );
     assert!(!finals(store).await.contains_key(&a_ref));
 
     // The group is re-stitched without the relation the component owned.
     stitch_all(store).await;
-    assert_eq!(finals(store).await[&ref_of("Group", "team")]["relations"], json!([]));
+    assert_eq!(
+        finals(store).await[&ref_of("Group", "team")]["relations"],
+        json!([])
+    );
 
     // The parent was forced to re-process: it emits the component again, with a new uid.
     settle(store).await;
@@ -290,7 +330,10 @@ async fn refresh_entity(kind: Kind) {
     )
     .await;
     settle(store).await;
-    store.refresh_entity("Component:default/LEAF").await.unwrap();
+    store
+        .refresh_entity("Component:default/LEAF")
+        .await
+        .unwrap();
     let claimed = store
         .claim_processing(10, Duration::from_secs(100))
         .await
@@ -299,12 +342,21 @@ async fn refresh_entity(kind: Kind) {
     due.sort();
     assert_eq!(
         due,
-        vec![ref_of("Component", "leaf"), ref_of("Location", "mid"), ref_of("Location", "root")]
+        vec![
+            ref_of("Component", "leaf"),
+            ref_of("Location", "mid"),
+            ref_of("Location", "root")
+        ]
     );
     // A provider root refreshes itself.
-    store.refresh_entity(&ref_of("Location", "root")).await.unwrap();
+    store
+        .refresh_entity(&ref_of("Location", "root"))
+        .await
+        .unwrap();
     match store.refresh_entity("component:default/unknown").await {
-        Err(CatalogError::NotFound(m)) => assert_eq!(m, "Entity component:default/unknown not found"),
+        Err(CatalogError::NotFound(m)) => {
+            assert_eq!(m, "Entity component:default/unknown not found")
+        }
         other => panic!("expected not found, got {other:?}"),
     }
 }
@@ -417,7 +469,10 @@ async fn change_feed(kind: Kind) {
     provide(
         store,
         "p",
-        names.iter().map(|n| entity("Component", n, json!({}))).collect(),
+        names
+            .iter()
+            .map(|n| entity("Component", n, json!({})))
+            .collect(),
     )
     .await;
     settle(store).await;
@@ -447,7 +502,11 @@ async fn change_feed(kind: Kind) {
             .iter()
             .skip(1)
             .map(|n| {
-                let spec = if n == "e05" { json!({"v": 1}) } else { json!({}) };
+                let spec = if n == "e05" {
+                    json!({"v": 1})
+                } else {
+                    json!({})
+                };
                 entity("Component", n, spec)
             })
             .collect(),
@@ -461,20 +520,39 @@ async fn change_feed(kind: Kind) {
         .collect();
     assert_eq!(
         shape,
-        vec![(ref_of("Component", "e00"), false), (ref_of("Component", "e05"), true)]
+        vec![
+            (ref_of("Component", "e00"), false),
+            (ref_of("Component", "e05"), true)
+        ]
     );
     // Each entity appears once, at its latest seq.
     let all = store.changes_since(0, 100).await.unwrap();
-    let e05: Vec<_> = all.iter().filter(|c| c.entity_ref == ref_of("Component", "e05")).collect();
+    let e05: Vec<_> = all
+        .iter()
+        .filter(|c| c.entity_ref == ref_of("Component", "e05"))
+        .collect();
     assert_eq!(e05.len(), 1);
     assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
 
     // Pruning tombstones raises the floor.
     assert_eq!(store.feed_floor().await.unwrap(), 0);
-    assert_eq!(store.prune_tombstones(Duration::from_secs(3600)).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .prune_tombstones(Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0
+    );
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(store.prune_tombstones(Duration::ZERO).await.unwrap(), 1);
     assert_eq!(store.feed_floor().await.unwrap(), tail[0].seq);
-    assert!(store.changes_since(after, 100).await.unwrap().iter().all(|c| c.json.is_some()));
+    assert!(
+        store
+            .changes_since(after, 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|c| c.json.is_some())
+    );
 }
 per_engine!(change_feed);

@@ -1,6 +1,8 @@
 //! Provider mutations (spec 4.2), conflicts (4.10), eager pruning (4.11) and refresh keys
 //! (4.12), on every engine.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod storage_support;
 
 use std::time::Duration;
@@ -48,7 +50,11 @@ async fn full_mutations(kind: Kind) {
         .unwrap();
     assert_eq!(
         due_refs(store).await,
-        vec![ref_of("Component", "a"), ref_of("Component", "b"), ref_of("Component", "c")]
+        vec![
+            ref_of("Component", "a"),
+            ref_of("Component", "b"),
+            ref_of("Component", "c")
+        ]
     );
     assert_eq!(store.provider_keys().await.unwrap(), vec!["p".to_owned()]);
     settle(store).await;
@@ -69,22 +75,39 @@ async fn full_mutations(kind: Kind) {
         .apply_mutation("p", full(vec![a.clone(), b2.clone(), d.clone()], Some("k")))
         .await
         .unwrap();
-    assert_eq!(due_refs(store).await, vec![ref_of("Component", "b"), ref_of("Component", "d")]);
+    assert_eq!(
+        due_refs(store).await,
+        vec![ref_of("Component", "b"), ref_of("Component", "d")]
+    );
     let now = finals(store).await;
-    assert!(!now.contains_key(&ref_of("Component", "c")), "c was pruned at once");
+    assert!(
+        !now.contains_key(&ref_of("Component", "c")),
+        "c was pruned at once"
+    );
     settle(store).await;
     let now = finals(store).await;
     assert_eq!(now[&ref_of("Component", "b")]["spec"]["changed"], true);
-    assert_eq!(uid_of(store, &ref_of("Component", "b")).await.unwrap(), b_uid, "upsert keeps the uid");
+    assert_eq!(
+        uid_of(store, &ref_of("Component", "b")).await.unwrap(),
+        b_uid,
+        "upsert keeps the uid"
+    );
 
     // A new location key: removed and added again, with a new uid.
     store
-        .apply_mutation("p", full(vec![a.clone(), b2.clone(), d.clone()], Some("k2")))
+        .apply_mutation(
+            "p",
+            full(vec![a.clone(), b2.clone(), d.clone()], Some("k2")),
+        )
         .await
         .unwrap();
     assert_eq!(
         due_refs(store).await,
-        vec![ref_of("Component", "a"), ref_of("Component", "b"), ref_of("Component", "d")]
+        vec![
+            ref_of("Component", "a"),
+            ref_of("Component", "b"),
+            ref_of("Component", "d")
+        ]
     );
     settle(store).await;
     let new_uid = uid_of(store, &ref_of("Component", "b")).await.unwrap();
@@ -129,7 +152,10 @@ async fn delta_mutations(kind: Kind) {
         .unwrap();
     assert!(due_refs(store).await.is_empty());
     let now = finals(store).await;
-    assert_eq!(now.keys().cloned().collect::<Vec<_>>(), vec![ref_of("Component", "a")]);
+    assert_eq!(
+        now.keys().cloned().collect::<Vec<_>>(),
+        vec![ref_of("Component", "a")]
+    );
 
     // A changed addition is an upsert.
     let a2 = entity("Component", "a", json!({"v": 2}));
@@ -179,10 +205,16 @@ async fn conflicts_between_providers(kind: Kind) {
     settle(store).await;
     let x = ref_of("Component", "x");
     assert_eq!(finals(store).await[&x]["spec"]["from"], "a");
-    assert_eq!(store.provider_keys().await.unwrap(), vec!["provider-a".to_owned()]);
+    assert_eq!(
+        store.provider_keys().await.unwrap(),
+        vec!["provider-a".to_owned()]
+    );
 
     // Once the owner lets go, the other provider wins on its next mutation.
-    store.apply_mutation("provider-a", full(vec![], None)).await.unwrap();
+    store
+        .apply_mutation("provider-a", full(vec![], None))
+        .await
+        .unwrap();
     assert!(!finals(store).await.contains_key(&x));
     store
         .apply_mutation("provider-b", full(vec![from_b.clone()], Some("url:b")))
@@ -203,7 +235,10 @@ async fn conflicts_between_providers(kind: Kind) {
         .await
         .unwrap();
     settle(store).await;
-    assert_eq!(finals(store).await[&ref_of("Component", "y")]["spec"]["from"], "keyed");
+    assert_eq!(
+        finals(store).await[&ref_of("Component", "y")]["spec"]["from"],
+        "keyed"
+    );
 }
 per_engine!(conflicts_between_providers);
 
@@ -221,7 +256,11 @@ async fn eager_pruning(kind: Kind) {
             ]}},
         ]}),
     );
-    let root2 = entity("Location", "root2", json!({"children": [{"kind": "Component", "name": "other"}]}));
+    let root2 = entity(
+        "Location",
+        "root2",
+        json!({"children": [{"kind": "Component", "name": "other"}]}),
+    );
     store
         .apply_mutation("p", full(vec![root, root2], None))
         .await
@@ -268,7 +307,11 @@ async fn eager_pruning(kind: Kind) {
     deleted.sort();
     assert_eq!(
         deleted,
-        vec![ref_of("Component", "leaf"), ref_of("Location", "mid"), ref_of("Location", "root")]
+        vec![
+            ref_of("Component", "leaf"),
+            ref_of("Location", "mid"),
+            ref_of("Location", "root")
+        ]
     );
 }
 per_engine!(eager_pruning);
@@ -277,18 +320,41 @@ async fn refresh_by_keys(kind: Kind) {
     let db = TestDb::new(kind).await;
     let store = &db.store;
     let long = format!("url:https://example.com/{}", "x".repeat(400));
-    let a = entity("Component", "a", json!({"refreshKeys": ["file:/tmp/a.yaml", long.clone()]}));
-    let b = entity("Component", "b", json!({"refreshKeys": ["file:/tmp/b.yaml"]}));
-    store.apply_mutation("p", full(vec![a, b], None)).await.unwrap();
+    let a = entity(
+        "Component",
+        "a",
+        json!({"refreshKeys": ["file:/tmp/a.yaml", long.clone()]}),
+    );
+    let b = entity(
+        "Component",
+        "b",
+        json!({"refreshKeys": ["file:/tmp/b.yaml"]}),
+    );
+    store
+        .apply_mutation("p", full(vec![a, b], None))
+        .await
+        .unwrap();
     settle(store).await;
     assert!(due_refs(store).await.is_empty());
-    assert_eq!(store.refresh_by_keys(&["file:/tmp/a.yaml".to_owned()]).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .refresh_by_keys(&["file:/tmp/a.yaml".to_owned()])
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(due_refs(store).await, vec![ref_of("Component", "a")]);
     settle(store).await;
     assert!(due_refs(store).await.is_empty());
     assert_eq!(store.refresh_by_keys(&[long]).await.unwrap(), 1);
     assert_eq!(due_refs(store).await, vec![ref_of("Component", "a")]);
-    assert_eq!(store.refresh_by_keys(&["file:/nope".to_owned()]).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .refresh_by_keys(&["file:/nope".to_owned()])
+            .await
+            .unwrap(),
+        0
+    );
 }
 per_engine!(refresh_by_keys);
 

@@ -57,6 +57,10 @@ pub struct EngineOptions {
     pub processing_batch_size: usize,
     /// Entities of a batch processed at the same time (default 100).
     pub processing_concurrency: usize,
+    /// Bound of one results transaction: each result counts 1 plus 1 per emitted child
+    /// (default 2000). Results of a batch are written as they complete, in transactions up
+    /// to this size.
+    pub write_batch_weight: usize,
     /// Concurrent processing loops (default 2).
     pub processing_workers: usize,
     /// Stitch requests claimed per batch (default 500).
@@ -78,6 +82,7 @@ impl Default for EngineOptions {
             poll_interval: Duration::from_secs(1),
             processing_batch_size: 500,
             processing_concurrency: 100,
+            write_batch_weight: 2000,
             processing_workers: 2,
             stitch_batch_size: 500,
             stitch_workers: 2,
@@ -125,7 +130,11 @@ impl std::fmt::Debug for CatalogEngine {
 
 impl CatalogEngine {
     /// An engine running `orchestrator` on the store's due entities.
-    pub fn new(store: Arc<CatalogStore>, orchestrator: Arc<Orchestrator>, options: EngineOptions) -> Self {
+    pub fn new(
+        store: Arc<CatalogStore>,
+        orchestrator: Arc<Orchestrator>,
+        options: EngineOptions,
+    ) -> Self {
         Self::with_processing(store, orchestrator, options)
     }
 
@@ -192,7 +201,6 @@ impl CatalogEngine {
     /// write).
     pub async fn process_once(&self) -> crate::Result<usize> {
         let (min, max) = self.options.processing_interval;
-        let t0 = std::time::Instant::now();
         let claimed = self
             .store
             .claim_processing(self.options.processing_batch_size, random_between(min, max))
@@ -201,46 +209,76 @@ impl CatalogEngine {
             return Ok(0);
         }
         let count = claimed.len();
-        let mut handles = Vec::with_capacity(count);
-        let mut claims = Vec::with_capacity(count);
         let permits = Arc::new(tokio::sync::Semaphore::new(
             self.options.processing_concurrency.max(1),
         ));
-        for mut item in claimed {
-            let entity = std::mem::take(&mut item.unprocessed_entity);
-            let cache = item.cache.clone();
+        let mut tasks = tokio::task::JoinSet::new();
+        for mut claimed in claimed {
+            let entity = std::mem::take(&mut claimed.unprocessed_entity);
+            let cache = claimed.cache.clone();
             let processor = self.processor.clone();
             let permits = permits.clone();
-            handles.push(tokio::spawn(async move {
+            tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                processor.process(entity, cache).await
-            }));
-            claims.push(item);
-        }
-        let mut results = Vec::with_capacity(count);
-        for (claimed, handle) in claims.into_iter().zip(handles) {
-            let output = handle.await.unwrap_or_else(|error| ProcessingOutput {
-                ok: false,
-                errors: vec![SerializedError::new(
-                    "Error",
-                    format!("Processing of {} failed: {error}", claimed.entity_ref),
-                )],
-                cache: Value::Null,
-                ..ProcessingOutput::default()
+                let run = std::panic::AssertUnwindSafe(processor.process(entity, cache));
+                let output = match futures_util::FutureExt::catch_unwind(run).await {
+                    Ok(output) => output,
+                    Err(_) => ProcessingOutput {
+                        ok: false,
+                        errors: vec![SerializedError::new(
+                            "Error",
+                            format!("Processing of {} panicked", claimed.entity_ref),
+                        )],
+                        cache: Value::Null,
+                        ..ProcessingOutput::default()
+                    },
+                };
+                ProcessedEntity { claimed, output }
             });
-            results.push(ProcessedEntity { claimed, output });
         }
-        let ids: Vec<String> = results.iter().map(|r| r.claimed.entity_id.clone()).collect();
-        let t1 = std::time::Instant::now();
-        let w = self.store.write_processing_results(results).await;
-        eprintln!("PROF process batch {count}: claim+process {:?} write {:?}", t1 - t0, t1.elapsed());
-        if let Err(error) = w {
-            if let Err(release) = self.store.release_claims(&ids).await {
-                tracing::warn!(error = %release, "failed to release processing claims");
+        // Results are written as they complete, in transactions of bounded size (an entity
+        // counts once plus once per emitted child), so a batch of large locations never sits
+        // in memory all at once.
+        let mut pending: Vec<ProcessedEntity> = Vec::new();
+        let mut weight = 0;
+        let mut first_error = None;
+        loop {
+            let next = tasks.join_next().await;
+            let done = next.is_none();
+            match next {
+                Some(Ok(item)) => {
+                    weight += 1 + item.output.children.len();
+                    pending.push(item);
+                }
+                Some(Err(error)) => {
+                    // Only a cancelled runtime gets here; the lease brings the entity back.
+                    tracing::warn!(%error, "a processing task failed");
+                }
+                None => {}
             }
-            return Err(error);
+            if pending.is_empty() || !(done || weight >= self.options.write_batch_weight.max(1)) {
+                if done {
+                    break;
+                }
+                continue;
+            }
+            let batch = std::mem::take(&mut pending);
+            weight = 0;
+            let ids: Vec<String> = batch.iter().map(|r| r.claimed.entity_id.clone()).collect();
+            if let Err(error) = self.store.write_processing_results(batch).await {
+                if let Err(release) = self.store.release_claims(&ids).await {
+                    tracing::warn!(error = %release, "failed to release processing claims");
+                }
+                first_error.get_or_insert(error);
+            }
+            if done {
+                break;
+            }
         }
-        Ok(count)
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(count),
+        }
     }
 
     /// Stitches one batch; the number of requests claimed.
@@ -248,12 +286,10 @@ impl CatalogEngine {
     /// # Errors
     /// Database failures.
     pub async fn stitch_once(&self) -> crate::Result<usize> {
-        let t0 = std::time::Instant::now();
         let report = self
             .store
             .stitch_batch(self.options.stitch_batch_size, self.options.stitch_timeout)
             .await?;
-        if report.claimed > 0 { eprintln!("PROF stitch {report:?} {:?}", t0.elapsed()); }
         Ok(report.claimed)
     }
 
@@ -330,6 +366,9 @@ mod tests {
         }
         assert_eq!(random_between(max, min), max);
         let o = EngineOptions::default().with_processing_interval(Duration::from_millis(10));
-        assert_eq!(o.processing_interval, (Duration::from_secs(1), Duration::from_millis(1500)));
+        assert_eq!(
+            o.processing_interval,
+            (Duration::from_secs(1), Duration::from_millis(1500))
+        );
     }
 }

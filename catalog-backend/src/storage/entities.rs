@@ -107,7 +107,8 @@ impl CatalogStore {
             .bind_text(&entity_ref)
             .push(" AND source_entity_ref IS NOT NULL)");
             tx.execute(sql).await?;
-            let (deleted, _) = delete_rows(self, tx, std::slice::from_ref(&entity_ref), now).await?;
+            let (deleted, _) =
+                delete_rows(self, tx, std::slice::from_ref(&entity_ref), now).await?;
             write_tombstones(self, tx, &deleted, now).await?;
             Ok(!deleted.is_empty())
         })?;

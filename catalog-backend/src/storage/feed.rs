@@ -88,7 +88,11 @@ impl CatalogStore {
     ///
     /// # Errors
     /// Database failures.
-    pub async fn changes_since(&self, after_seq: i64, limit: usize) -> Result<Vec<FinalEntityChange>> {
+    pub async fn changes_since(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<FinalEntityChange>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut sql = self.sql("reading the change feed");
         sql.push(
@@ -154,11 +158,13 @@ impl CatalogStore {
             let rows: Vec<(i64,)> = tx.fetch(sql).await?;
             if let Some(max) = rows.iter().map(|(s,)| *s).max() {
                 let mut sql = self.sql("recording the change feed floor");
-                sql.push("UPDATE catalog_feed_counter SET pruned_through = CASE WHEN pruned_through < ")
-                    .bind_int(max)
-                    .push(" THEN ")
-                    .bind_int(max)
-                    .push(" ELSE pruned_through END WHERE id = 1");
+                sql.push(
+                    "UPDATE catalog_feed_counter SET pruned_through = CASE WHEN pruned_through < ",
+                )
+                .bind_int(max)
+                .push(" THEN ")
+                .bind_int(max)
+                .push(" ELSE pruned_through END WHERE id = 1");
                 tx.execute(sql).await?;
             }
             Ok(rows.len() as u64)

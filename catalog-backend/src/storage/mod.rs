@@ -155,6 +155,7 @@ pub struct CatalogStore {
     /// Serialises this process's SQLite write transactions (a shared-cache in-memory
     /// database answers concurrent writers with `SQLITE_LOCKED`, which no busy timeout
     /// covers).
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     writer: Arc<tokio::sync::Mutex<()>>,
     signals: Arc<Signals>,
 }

@@ -11,11 +11,12 @@ use crate::model::{ProcessingOutput, RelationRow, SerializedError};
 
 use super::hash::{refresh_key, sha1_hex, stable_stringify, stable_stringify_into};
 use super::provider::{
-    KEY_MATCH, UnprocessedRow, insert_unprocessed, location_keys, update_unprocessed,
-    warn_conflict,
+    KEY_MATCH, UnprocessedRow, insert_unprocessed, location_keys, update_unprocessed, warn_conflict,
 };
 use super::stitch::mark_in_tx;
-use super::{CHUNK, CatalogStore, Column, Dialect, Tx, duration_ms, now_ms, sorted_unique, write_tx};
+use super::{
+    CHUNK, CatalogStore, Column, Dialect, Tx, duration_ms, now_ms, sorted_unique, write_tx,
+};
 
 /// Processor cache entries survive this many failed runs (Backstage's `CACHE_TTL`).
 const CACHE_TTL: i64 = 5;
@@ -108,7 +109,9 @@ fn next_cache(previous: &Value, output: &Value, ok: bool) -> Option<Value> {
         let mut without_ttl = previous_map.clone();
         without_ttl.remove("ttl");
         let state = output.as_object().unwrap_or(&empty);
-        if stable_stringify(&Value::Object(without_ttl)) == stable_stringify(&Value::Object(state.clone())) {
+        if stable_stringify(&Value::Object(without_ttl))
+            == stable_stringify(&Value::Object(state.clone()))
+        {
             return None;
         }
         let mut next = Map::new();
@@ -230,7 +233,11 @@ impl CatalogStore {
     ///
     /// # Errors
     /// Database failures.
-    pub async fn claim_processing(&self, limit: usize, lease: Duration) -> Result<Vec<ClaimedEntity>> {
+    pub async fn claim_processing(
+        &self,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<ClaimedEntity>> {
         let lease = duration_ms(lease);
         let rows: Vec<ClaimRow> = write_tx!(self, |tx| {
             let now = now_ms();
@@ -311,14 +318,16 @@ impl CatalogStore {
     ///
     /// # Errors
     /// Database failures (after deadlock retries); nothing of the batch is written then.
-    pub async fn write_processing_results(&self, items: Vec<ProcessedEntity>) -> Result<ProcessingReport> {
+    pub async fn write_processing_results(
+        &self,
+        items: Vec<ProcessedEntity>,
+    ) -> Result<ProcessingReport> {
         let prepared: Vec<Prepared> = items.into_iter().map(prepare).collect();
         if prepared.is_empty() {
             return Ok(ProcessingReport::default());
         }
-        let (report, stitched, scheduled) = write_tx!(self, |tx| {
-            write_batch(self, tx, &prepared).await
-        })?;
+        let (report, stitched, scheduled) =
+            write_tx!(self, |tx| { write_batch(self, tx, &prepared).await })?;
         if stitched {
             self.notify_stitching();
         }
@@ -382,7 +391,8 @@ async fn write_batch(
     for p in prepared {
         let hash = if p.ok {
             let mut all: Vec<&str> = Vec::new();
-            for r in std::iter::once(&p.entity_ref).chain(p.children.iter().map(|c| &c.entity_ref)) {
+            for r in std::iter::once(&p.entity_ref).chain(p.children.iter().map(|c| &c.entity_ref))
+            {
                 if let Some(list) = parents.get(r) {
                     all.extend(list.iter().map(String::as_str));
                 }
@@ -410,22 +420,28 @@ async fn write_batch(
             "UPDATE refresh_state SET errors = x_errors, result_hash = x_hash, \
              cache = COALESCE(x_cache, refresh_state.cache) FROM ",
         )
-            .push_rows(
-                "x",
-                vec![
-                    ("x_id", Column::Text(chunk.iter().map(|(p, _)| p.id.clone()).collect())),
-                    (
-                        "x_errors",
-                        Column::Text(chunk.iter().map(|(p, _)| p.errors_json.clone()).collect()),
-                    ),
-                    ("x_hash", Column::Text(chunk.iter().map(|(_, h)| h.clone()).collect())),
-                    (
-                        "x_cache",
-                        Column::OptText(chunk.iter().map(|(p, _)| p.cache.clone()).collect()),
-                    ),
-                ],
-            )
-            .push(" WHERE refresh_state.entity_id = x_id");
+        .push_rows(
+            "x",
+            vec![
+                (
+                    "x_id",
+                    Column::Text(chunk.iter().map(|(p, _)| p.id.clone()).collect()),
+                ),
+                (
+                    "x_errors",
+                    Column::Text(chunk.iter().map(|(p, _)| p.errors_json.clone()).collect()),
+                ),
+                (
+                    "x_hash",
+                    Column::Text(chunk.iter().map(|(_, h)| h.clone()).collect()),
+                ),
+                (
+                    "x_cache",
+                    Column::OptText(chunk.iter().map(|(p, _)| p.cache.clone()).collect()),
+                ),
+            ],
+        )
+        .push(" WHERE refresh_state.entity_id = x_id");
         tx.execute(sql).await?;
         to_stitch.extend(chunk.iter().map(|(p, _)| p.entity_ref.clone()));
     }
@@ -443,12 +459,23 @@ async fn write_batch(
         .push_rows(
             "x",
             vec![
-                ("x_id", Column::Text(chunk.iter().map(|(p, _)| p.id.clone()).collect())),
+                (
+                    "x_id",
+                    Column::Text(chunk.iter().map(|(p, _)| p.id.clone()).collect()),
+                ),
                 (
                     "x_entity",
-                    Column::OptText(chunk.iter().map(|(p, _)| p.processed_json.clone()).collect()),
+                    Column::OptText(
+                        chunk
+                            .iter()
+                            .map(|(p, _)| p.processed_json.clone())
+                            .collect(),
+                    ),
                 ),
-                ("x_hash", Column::Text(chunk.iter().map(|(_, h)| h.clone()).collect())),
+                (
+                    "x_hash",
+                    Column::Text(chunk.iter().map(|(_, h)| h.clone()).collect()),
+                ),
                 (
                     "x_errors",
                     Column::Text(chunk.iter().map(|(p, _)| p.errors_json.clone()).collect()),
@@ -502,7 +529,10 @@ async fn write_batch(
             .push_rows(
                 "x",
                 vec![
-                    ("x_id", Column::Text(chunk.iter().map(|p| p.id.clone()).collect())),
+                    (
+                        "x_id",
+                        Column::Text(chunk.iter().map(|p| p.id.clone()).collect()),
+                    ),
                     (
                         "x_cache",
                         Column::OptText(chunk.iter().map(|p| p.cache.clone()).collect()),
@@ -535,6 +565,9 @@ async fn write_batch(
     }
     let rows: Vec<&UnprocessedRow> = children.iter().map(|(_, c)| *c).collect();
     let mut ok_children: HashSet<String> = HashSet::new();
+    // Children that already existed: one that was an orphan and is adopted again must be
+    // re-stitched to lose its orphan annotation (its own result may not change).
+    let mut existing_children: HashSet<String> = HashSet::new();
     if !rows.is_empty() {
         // Which children exist, and may this write take them? (Only refs go to the
         // database here; each entity document is sent once, to the statement that needs it.)
@@ -562,17 +595,30 @@ async fn write_batch(
         } else {
             insert_unprocessed(store, tx, &to_insert, now).await?
         };
-        refused.extend(to_update.iter().filter(|r| !updated.contains(&r.entity_ref)));
-        refused.extend(to_insert.iter().filter(|r| !inserted.contains(&r.entity_ref)));
+        refused.extend(
+            to_update
+                .iter()
+                .filter(|r| !updated.contains(&r.entity_ref)),
+        );
+        refused.extend(
+            to_insert
+                .iter()
+                .filter(|r| !inserted.contains(&r.entity_ref)),
+        );
         if !refused.is_empty() {
             let refs: Vec<String> = refused.iter().map(|r| r.entity_ref.clone()).collect();
             let keys = location_keys(store, tx, &refs).await?;
             for row in &refused {
                 let existing = keys.get(&row.entity_ref).cloned().flatten();
-                warn_conflict(&row.entity_ref, existing.as_deref(), row.location_key.as_deref());
+                warn_conflict(
+                    &row.entity_ref,
+                    existing.as_deref(),
+                    row.location_key.as_deref(),
+                );
             }
             report.conflicts += refused.len();
         }
+        existing_children.extend(updated.iter().cloned());
         ok_children.extend(updated);
         ok_children.extend(inserted);
     }
@@ -615,14 +661,31 @@ async fn write_batch(
         .push_rows(
             "x",
             vec![
-                ("x_source", Column::Text(chunk.iter().map(|(p, _)| (*p).to_owned()).collect())),
-                ("x_target", Column::Text(chunk.iter().map(|(_, c)| (*c).to_owned()).collect())),
+                (
+                    "x_source",
+                    Column::Text(chunk.iter().map(|(p, _)| (*p).to_owned()).collect()),
+                ),
+                (
+                    "x_target",
+                    Column::Text(chunk.iter().map(|(_, c)| (*c).to_owned()).collect()),
+                ),
             ],
         );
         tx.execute(sql).await?;
     }
-    // Children no longer emitted may have become orphans: re-stitch them.
-    to_stitch.extend(old_children.into_iter().filter(|c| !ok_children.contains(c)));
+    // Children no longer emitted may have become orphans, and existing children this parent
+    // just adopted may have stopped being orphans: re-stitch both.
+    to_stitch.extend(
+        existing_children
+            .iter()
+            .filter(|c| !old_children.contains(*c))
+            .cloned(),
+    );
+    to_stitch.extend(
+        old_children
+            .into_iter()
+            .filter(|c| !ok_children.contains(c)),
+    );
 
     // Relations and refresh keys: diff against the stored rows of each entity.
     // (Only entities that stored a successful result before can own any.)
@@ -646,11 +709,13 @@ async fn write_batch(
         for r in rows {
             match (r.relation_type, r.target_entity_ref) {
                 (Some(relation_type), Some(target_ref)) => {
-                    old.entry(r.originating_entity_id).or_default().insert(RelationRow {
-                        source_ref: r.source_entity_ref,
-                        relation_type,
-                        target_ref,
-                    });
+                    old.entry(r.originating_entity_id)
+                        .or_default()
+                        .insert(RelationRow {
+                            source_ref: r.source_entity_ref,
+                            relation_type,
+                            target_ref,
+                        });
                 }
                 _ => {
                     old_keys
@@ -698,10 +763,22 @@ async fn write_batch(
         .push_rows(
             "x",
             vec![
-                ("x_id", Column::Text(chunk.iter().map(|(id, _)| (*id).to_owned()).collect())),
-                ("x_source", Column::Text(chunk.iter().map(|(_, r)| r.source_ref.clone()).collect())),
-                ("x_type", Column::Text(chunk.iter().map(|(_, r)| r.relation_type.clone()).collect())),
-                ("x_target", Column::Text(chunk.iter().map(|(_, r)| r.target_ref.clone()).collect())),
+                (
+                    "x_id",
+                    Column::Text(chunk.iter().map(|(id, _)| (*id).to_owned()).collect()),
+                ),
+                (
+                    "x_source",
+                    Column::Text(chunk.iter().map(|(_, r)| r.source_ref.clone()).collect()),
+                ),
+                (
+                    "x_type",
+                    Column::Text(chunk.iter().map(|(_, r)| r.relation_type.clone()).collect()),
+                ),
+                (
+                    "x_target",
+                    Column::Text(chunk.iter().map(|(_, r)| r.target_ref.clone()).collect()),
+                ),
             ],
         );
         tx.execute(sql).await?;
@@ -733,8 +810,14 @@ async fn write_batch(
             .push_rows(
                 "x",
                 vec![
-                    ("x_id", Column::Text(chunk.iter().map(|(id, _)| (*id).to_owned()).collect())),
-                    ("x_key", Column::Text(chunk.iter().map(|(_, k)| (*k).to_owned()).collect())),
+                    (
+                        "x_id",
+                        Column::Text(chunk.iter().map(|(id, _)| (*id).to_owned()).collect()),
+                    ),
+                    (
+                        "x_key",
+                        Column::Text(chunk.iter().map(|(_, k)| (*k).to_owned()).collect()),
+                    ),
                 ],
             )
             .push(")");
@@ -746,8 +829,14 @@ async fn write_batch(
             .push_rows(
                 "x",
                 vec![
-                    ("x_id", Column::Text(chunk.iter().map(|(id, _)| (*id).to_owned()).collect())),
-                    ("x_key", Column::Text(chunk.iter().map(|(_, k)| (*k).to_owned()).collect())),
+                    (
+                        "x_id",
+                        Column::Text(chunk.iter().map(|(id, _)| (*id).to_owned()).collect()),
+                    ),
+                    (
+                        "x_key",
+                        Column::Text(chunk.iter().map(|(_, k)| (*k).to_owned()).collect()),
+                    ),
                 ],
             );
         tx.execute(sql).await?;
@@ -777,7 +866,10 @@ mod tests {
         assert_eq!(next, Some(json!({"ttl": 5, "p": {"etag": "1"}})));
         // The same state again: unchanged.
         let stored = json!({"ttl": 5, "p": {"etag": "1"}});
-        assert_eq!(next_cache(&stored, &json!({"p": {"etag": "1"}}), true), None);
+        assert_eq!(
+            next_cache(&stored, &json!({"p": {"etag": "1"}}), true),
+            None
+        );
         // Failures count down, then drop the state.
         assert_eq!(
             next_cache(&stored, &Value::Null, false),
@@ -825,11 +917,17 @@ mod tests {
         };
         let a = prepare(ProcessedEntity {
             claimed: claimed(entity.clone()),
-            output: out(vec![rel("group:default/x"), rel("group:default/y")], vec![child("c1"), child("c2")]),
+            output: out(
+                vec![rel("group:default/x"), rel("group:default/y")],
+                vec![child("c1"), child("c2")],
+            ),
         });
         let b = prepare(ProcessedEntity {
             claimed: claimed(entity.clone()),
-            output: out(vec![rel("group:default/y"), rel("group:default/x")], vec![child("c2"), child("c1")]),
+            output: out(
+                vec![rel("group:default/y"), rel("group:default/x")],
+                vec![child("c2"), child("c1")],
+            ),
         });
         assert_eq!(a.hash_input, b.hash_input);
         assert_eq!(a.refresh_keys, vec!["a", "b"]);

@@ -293,7 +293,11 @@ impl CatalogStore {
     /// # Errors
     /// [`CatalogError::Input`] `Malformed entity envelope, …` (nothing is written);
     /// database failures.
-    pub async fn apply_mutation(&self, provider_name: &str, mutation: EntityMutation) -> Result<()> {
+    pub async fn apply_mutation(
+        &self,
+        provider_name: &str,
+        mutation: EntityMutation,
+    ) -> Result<()> {
         let (entities, removed, full) = match mutation {
             EntityMutation::Full { entities } => (entities, Vec::new(), true),
             EntityMutation::Delta { added, removed } => (added, removed, false),
@@ -301,7 +305,9 @@ impl CatalogStore {
         let mut rows = Vec::with_capacity(entities.len());
         for deferred in &entities {
             if let Err(e) = backstage_catalog_model::schema::validate_envelope(&deferred.entity) {
-                return Err(CatalogError::Input(format!("Malformed entity envelope, {e}")));
+                return Err(CatalogError::Input(format!(
+                    "Malformed entity envelope, {e}"
+                )));
             }
             rows.push(UnprocessedRow::from_deferred(deferred)?);
         }
@@ -328,8 +334,10 @@ impl CatalogStore {
                 .bind_text(provider_name);
                 let existing: Vec<ExistingRow> = tx.fetch(sql).await?;
                 let new_refs: HashSet<&str> = rows.iter().map(|r| r.entity_ref.as_str()).collect();
-                let old: HashMap<&str, &ExistingRow> =
-                    existing.iter().map(|e| (e.entity_ref.as_str(), e)).collect();
+                let old: HashMap<&str, &ExistingRow> = existing
+                    .iter()
+                    .map(|e| (e.entity_ref.as_str(), e))
+                    .collect();
                 to_remove.extend(
                     existing
                         .iter()
@@ -337,7 +345,13 @@ impl CatalogStore {
                         .map(|e| e.entity_ref.clone()),
                 );
                 for row in &rows {
-                    classify(row, old.get(row.entity_ref.as_str()).copied(), &mut to_add, &mut to_upsert, &mut to_remove);
+                    classify(
+                        row,
+                        old.get(row.entity_ref.as_str()).copied(),
+                        &mut to_add,
+                        &mut to_upsert,
+                        &mut to_remove,
+                    );
                 }
             } else {
                 let refs: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
@@ -350,10 +364,18 @@ impl CatalogStore {
                     .push_in("entity_ref", chunk);
                     existing.extend(tx.fetch::<ExistingRow>(sql).await?);
                 }
-                let old: HashMap<&str, &ExistingRow> =
-                    existing.iter().map(|e| (e.entity_ref.as_str(), e)).collect();
+                let old: HashMap<&str, &ExistingRow> = existing
+                    .iter()
+                    .map(|e| (e.entity_ref.as_str(), e))
+                    .collect();
                 for row in &rows {
-                    classify(row, old.get(row.entity_ref.as_str()).copied(), &mut to_add, &mut to_upsert, &mut to_remove);
+                    classify(
+                        row,
+                        old.get(row.entity_ref.as_str()).copied(),
+                        &mut to_add,
+                        &mut to_upsert,
+                        &mut to_remove,
+                    );
                 }
             }
             let mut outcome = MutationOutcome::default();
@@ -388,9 +410,7 @@ impl CatalogStore {
                 } else {
                     insert_unprocessed(self, tx, &rest, now).await?
                 };
-                let ok: Vec<String> = sorted_unique(
-                    updated.iter().chain(inserted.iter()).cloned(),
-                );
+                let ok: Vec<String> = sorted_unique(updated.iter().chain(inserted.iter()).cloned());
                 for chunk in ok.chunks(CHUNK) {
                     let mut sql = self.sql("replacing references of upserted entities");
                     sql.push("DELETE FROM refresh_state_references WHERE ")
@@ -416,7 +436,11 @@ impl CatalogStore {
                     let keys = location_keys(self, tx, &refs).await?;
                     for row in failed {
                         let existing = keys.get(&row.entity_ref).cloned().flatten();
-                        warn_conflict(&row.entity_ref, existing.as_deref(), row.location_key.as_deref());
+                        warn_conflict(
+                            &row.entity_ref,
+                            existing.as_deref(),
+                            row.location_key.as_deref(),
+                        );
                     }
                 }
             }

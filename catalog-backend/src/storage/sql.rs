@@ -22,8 +22,10 @@ use crate::error::{CatalogError, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
     /// PostgreSQL.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Postgres,
     /// SQLite.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     Sqlite,
 }
 
@@ -260,13 +262,6 @@ pub(crate) enum Tx {
 impl Tx {
     /// Runs a statement; the number of rows affected.
     pub(crate) async fn execute(&mut self, sql: Sql) -> Result<u64> {
-        let t0 = std::time::Instant::now();
-        let what0 = sql.what;
-        let r = self.execute_inner(sql).await;
-        if t0.elapsed() > std::time::Duration::from_millis(15) { eprintln!("PROFSQL {what0} {:?}", t0.elapsed()); }
-        r
-    }
-    async fn execute_inner(&mut self, sql: Sql) -> Result<u64> {
         let Sql {
             text, args, what, ..
         } = sql;
@@ -295,13 +290,6 @@ impl Tx {
 
     /// Runs a query and decodes every row.
     pub(crate) async fn fetch<R: FromDatabaseRow>(&mut self, sql: Sql) -> Result<Vec<R>> {
-        let t0 = std::time::Instant::now();
-        let what0 = sql.what;
-        let r = self.fetch_inner(sql).await;
-        if t0.elapsed() > std::time::Duration::from_millis(15) { eprintln!("PROFSQL {what0} {:?}", t0.elapsed()); }
-        r
-    }
-    async fn fetch_inner<R: FromDatabaseRow>(&mut self, sql: Sql) -> Result<Vec<R>> {
         let Sql {
             text, args, what, ..
         } = sql;
@@ -400,14 +388,21 @@ mod tests {
         assert_eq!(pg.text, "SELECT 1 WHERE a = ANY($1::text[])");
         let mut lite = Sql::new(Dialect::Sqlite, "t");
         lite.push("SELECT 1 WHERE ").push_in("a", &["x", "y"]);
-        assert_eq!(lite.text, "SELECT 1 WHERE a IN (SELECT value FROM json_each($1))");
+        assert_eq!(
+            lite.text,
+            "SELECT 1 WHERE a IN (SELECT value FROM json_each($1))"
+        );
         assert!(matches!(&lite.args[0], Arg::Text(j) if j == r#"["x","y"]"#));
     }
 
     #[test]
     fn lists_can_be_reused() {
         let mut pg = Sql::new(Dialect::Postgres, "t");
-        pg.bind_int(1).push(" ").push_in("a", &["x"]).push(" OR ").push_in_last("b");
+        pg.bind_int(1)
+            .push(" ")
+            .push_in("a", &["x"])
+            .push(" OR ")
+            .push_in_last("b");
         assert_eq!(pg.text, "$1 a = ANY($2::text[]) OR b = ANY($2::text[])");
         assert_eq!(pg.args.len(), 2);
     }
@@ -433,9 +428,7 @@ mod tests {
             lite.text,
             "(SELECT value->>0 AS a, value->>1 AS b, value->>2 AS c FROM json_each($1)) AS x"
         );
-        assert!(
-            matches!(&lite.args[0], Arg::Text(j) if j == r#"[["x",null,1],["q\"","z",2]]"#)
-        );
+        assert!(matches!(&lite.args[0], Arg::Text(j) if j == r#"[["x",null,1],["q\"","z",2]]"#));
     }
 
     #[test]

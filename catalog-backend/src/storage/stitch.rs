@@ -11,7 +11,9 @@ use crate::model::{ANNOTATION_ORPHAN, SerializedError};
 
 use super::feed::allocate_seq;
 use super::hash::stable_hash;
-use super::{CHUNK, CatalogStore, Column, Dialect, Tx, duration_ms, now_ms, sorted_unique, write_tx};
+use super::{
+    CHUNK, CatalogStore, Column, Dialect, Tx, duration_ms, now_ms, sorted_unique, write_tx,
+};
 
 /// The status item type of processing errors.
 const PROCESSING_STATUS_TYPE: &str = "backstage.io/catalog-processing";
@@ -23,23 +25,30 @@ const ANNOTATION_EDIT_URL: &str = "backstage.io/edit-url";
 /// Queues refs for stitching inside a transaction: a new queue row is due now; an existing
 /// one only gets a new ticket (an in-flight stitch is not interrupted, and finishes by making
 /// the row due again). `refs` should be sorted (lock order).
-pub(crate) async fn mark_in_tx(store: &CatalogStore, tx: &mut Tx, refs: &[String], now: i64) -> Result<()> {
+pub(crate) async fn mark_in_tx(
+    store: &CatalogStore,
+    tx: &mut Tx,
+    refs: &[String],
+    now: i64,
+) -> Result<()> {
     if refs.is_empty() {
         return Ok(());
     }
     let ticket = uuid::Uuid::new_v4().hyphenated().to_string();
     for chunk in refs.chunks(CHUNK) {
         let mut sql = store.sql("queueing entities for stitching");
-        sql.push("INSERT INTO stitch_queue (entity_ref, stitch_ticket, next_stitch_at) SELECT x_ref, ")
-            .bind_text(ticket.as_str())
-            .push(", ")
-            .bind_int(now)
-            .push(" FROM ")
-            .push_rows("x", vec![("x_ref", Column::Text(chunk.to_vec()))])
-            .push(
-                " WHERE true ON CONFLICT (entity_ref) DO UPDATE \
+        sql.push(
+            "INSERT INTO stitch_queue (entity_ref, stitch_ticket, next_stitch_at) SELECT x_ref, ",
+        )
+        .bind_text(ticket.as_str())
+        .push(", ")
+        .bind_int(now)
+        .push(" FROM ")
+        .push_rows("x", vec![("x_ref", Column::Text(chunk.to_vec()))])
+        .push(
+            " WHERE true ON CONFLICT (entity_ref) DO UPDATE \
                  SET stitch_ticket = excluded.stitch_ticket",
-            );
+        );
         tx.execute(sql).await?;
     }
     Ok(())
@@ -285,7 +294,6 @@ impl CatalogStore {
             return Ok(report);
         }
         let refs: Vec<String> = claimed.into_iter().map(|(r,)| r).collect();
-        let tp0 = std::time::Instant::now();
 
         // Read everything the batch needs.
         let mut tx = self.begin_read().await?;
@@ -303,11 +311,9 @@ impl CatalogStore {
                 .push_in("rs.entity_ref", chunk);
                 rows.extend(tx.fetch::<StitchRow>(sql).await?);
                 let mut sql = self.sql("counting incoming references");
-                sql.push(
-                    "SELECT target_entity_ref, COUNT(*) FROM refresh_state_references WHERE ",
-                )
-                .push_in("target_entity_ref", chunk)
-                .push(" GROUP BY target_entity_ref");
+                sql.push("SELECT target_entity_ref, COUNT(*) FROM refresh_state_references WHERE ")
+                    .push_in("target_entity_ref", chunk)
+                    .push(" GROUP BY target_entity_ref");
                 incoming.extend(tx.fetch::<(String, i64)>(sql).await?);
                 let mut sql = self.sql("reading relations to stitch");
                 sql.push(
@@ -325,7 +331,6 @@ impl CatalogStore {
         tx.rollback().await;
         let (rows, incoming, relations) = read?;
 
-        let tp1 = std::time::Instant::now();
         // Build.
         let mut changed: Vec<(String, String, String, String)> = Vec::new(); // id, ref, hash, json
         let mut failures: Vec<(String, String)> = Vec::new(); // id, new errors
@@ -362,60 +367,74 @@ impl CatalogStore {
         report.abandoned += refs.len() - rows.len();
         drop(rows);
 
-        let tp2 = std::time::Instant::now();
         // Write: complete the requests whose ticket is unchanged, write those entities.
-        let (written, requeued) = write_tx!(self, |tx| {
-            let now = now_ms();
-            // Lock the rows to write against concurrent deletion (their final rows cascade).
-            let mut sql = self.sql("locking entities to stitch");
-            sql.push(
-                "SELECT entity_id FROM refresh_state WHERE entity_ref IN \
+        let (written, requeued) =
+            write_tx!(self, |tx| {
+                let now = now_ms();
+                // Lock the rows to write against concurrent deletion (their final rows cascade).
+                let mut sql = self.sql("locking entities to stitch");
+                sql.push(
+                    "SELECT entity_id FROM refresh_state WHERE entity_ref IN \
                  (SELECT entity_ref FROM stitch_queue WHERE claim_token = ",
-            )
-            .bind_text(token.as_str())
-            .push(")");
-            if self.dialect() == Dialect::Postgres {
-                sql.push(" FOR KEY SHARE");
-            }
-            let existing: HashSet<String> =
-                tx.fetch::<(String,)>(sql).await?.into_iter().map(|(id,)| id).collect();
-            // Complete the requests nobody marked again meanwhile; re-queue the others.
-            let mut sql = self.sql("completing stitch requests");
-            sql.push("DELETE FROM stitch_queue WHERE claim_token = ")
+                )
                 .bind_text(token.as_str())
-                .push(" AND stitch_ticket = claimed_ticket RETURNING entity_ref");
-            let completed: HashSet<String> =
-                tx.fetch::<(String,)>(sql).await?.into_iter().map(|(r,)| r).collect();
-            let mut sql = self.sql("re-queueing stitch requests");
-            sql.push("UPDATE stitch_queue SET claim_token = NULL, next_stitch_at = ")
-                .bind_int(now)
-                .push(" WHERE claim_token = ")
-                .bind_text(token.as_str());
-            let requeued = tx.execute(sql).await?;
-            for chunk in failures.chunks(CHUNK) {
-                let mut sql = self.sql("recording stitching errors");
-                sql.push("UPDATE refresh_state SET errors = x_errors FROM ")
-                    .push_rows(
-                        "x",
-                        vec![
-                            ("x_id", Column::Text(chunk.iter().map(|(id, _)| id.clone()).collect())),
-                            ("x_errors", Column::Text(chunk.iter().map(|(_, e)| e.clone()).collect())),
-                        ],
-                    )
-                    .push(" WHERE refresh_state.entity_id = x_id");
-                tx.execute(sql).await?;
-            }
-            let to_write: Vec<&(String, String, String, String)> = changed
-                .iter()
-                .filter(|(id, r, ..)| existing.contains(id) && completed.contains(r))
-                .collect();
-            if !to_write.is_empty() {
-                // Last: the feed counter's row lock orders commits by seq.
-                let first = allocate_seq(self, tx, to_write.len()).await?;
-                for (c, chunk) in to_write.chunks(CHUNK).enumerate() {
-                    let base = first + (c * CHUNK) as i64;
-                    let mut sql = self.sql("writing final entities");
-                    sql.push(
+                .push(")");
+                if self.dialect() == Dialect::Postgres {
+                    sql.push(" FOR KEY SHARE");
+                }
+                let existing: HashSet<String> = tx
+                    .fetch::<(String,)>(sql)
+                    .await?
+                    .into_iter()
+                    .map(|(id,)| id)
+                    .collect();
+                // Complete the requests nobody marked again meanwhile; re-queue the others.
+                let mut sql = self.sql("completing stitch requests");
+                sql.push("DELETE FROM stitch_queue WHERE claim_token = ")
+                    .bind_text(token.as_str())
+                    .push(" AND stitch_ticket = claimed_ticket RETURNING entity_ref");
+                let completed: HashSet<String> = tx
+                    .fetch::<(String,)>(sql)
+                    .await?
+                    .into_iter()
+                    .map(|(r,)| r)
+                    .collect();
+                let mut sql = self.sql("re-queueing stitch requests");
+                sql.push("UPDATE stitch_queue SET claim_token = NULL, next_stitch_at = ")
+                    .bind_int(now)
+                    .push(" WHERE claim_token = ")
+                    .bind_text(token.as_str());
+                let requeued = tx.execute(sql).await?;
+                for chunk in failures.chunks(CHUNK) {
+                    let mut sql = self.sql("recording stitching errors");
+                    sql.push("UPDATE refresh_state SET errors = x_errors FROM ")
+                        .push_rows(
+                            "x",
+                            vec![
+                                (
+                                    "x_id",
+                                    Column::Text(chunk.iter().map(|(id, _)| id.clone()).collect()),
+                                ),
+                                (
+                                    "x_errors",
+                                    Column::Text(chunk.iter().map(|(_, e)| e.clone()).collect()),
+                                ),
+                            ],
+                        )
+                        .push(" WHERE refresh_state.entity_id = x_id");
+                    tx.execute(sql).await?;
+                }
+                let to_write: Vec<&(String, String, String, String)> = changed
+                    .iter()
+                    .filter(|(id, r, ..)| existing.contains(id) && completed.contains(r))
+                    .collect();
+                if !to_write.is_empty() {
+                    // Last: the feed counter's row lock orders commits by seq.
+                    let first = allocate_seq(self, tx, to_write.len()).await?;
+                    for (c, chunk) in to_write.chunks(CHUNK).enumerate() {
+                        let base = first + (c * CHUNK) as i64;
+                        let mut sql = self.sql("writing final entities");
+                        sql.push(
                         "INSERT INTO final_entities (entity_id, entity_ref, hash, final_entity, \
                          last_updated_at, seq) SELECT x_id, x_ref, x_hash, x_json, ",
                     )
@@ -439,12 +458,14 @@ impl CatalogStore {
                          hash = excluded.hash, final_entity = excluded.final_entity, \
                          last_updated_at = excluded.last_updated_at, seq = excluded.seq",
                     );
-                    tx.execute(sql).await?;
+                        tx.execute(sql).await?;
+                    }
                 }
-            }
-            Ok((to_write.len(), usize::try_from(requeued).unwrap_or(usize::MAX)))
-        })?;
-        eprintln!("PROFST read {:?} build {:?} write {:?}", tp1 - tp0, tp2 - tp1, tp2.elapsed());
+                Ok((
+                    to_write.len(),
+                    usize::try_from(requeued).unwrap_or(usize::MAX),
+                ))
+            })?;
         report.changed = written;
         report.requeued = requeued;
         if written > 0 {

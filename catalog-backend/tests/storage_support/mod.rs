@@ -1,6 +1,6 @@
 //! Shared helpers of the storage and engine tests: a store per engine, entity builders, a
 //! fake processor, and loops that drive processing and stitching to completion.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use backstage_backend_common::config::ConfigReader;
 use backstage_catalog_backend::engine::EntityProcessing;
-use backstage_catalog_backend::model::{DeferredEntity, ProcessingOutput, RelationRow, SerializedError};
+use backstage_catalog_backend::model::{
+    DeferredEntity, ProcessingOutput, RelationRow, SerializedError,
+};
 use backstage_catalog_backend::storage::{CatalogStore, ClaimedEntity, ProcessedEntity};
 use backstage_database::{DatabaseManager, DatabaseService};
 use serde_json::{Value, json};
@@ -172,7 +174,10 @@ pub fn fake_process(entity: &Value, cache: &Value) -> ProcessingOutput {
             );
             children.push(DeferredEntity {
                 entity: child,
-                location_key: c.get("locationKey").and_then(Value::as_str).map(str::to_owned),
+                location_key: c
+                    .get("locationKey")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
             });
         }
     }
@@ -193,7 +198,11 @@ pub fn fake_process(entity: &Value, cache: &Value) -> ProcessingOutput {
     let refresh_keys = entity
         .pointer("/spec/refreshKeys")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     ProcessingOutput {
         ok: true,
@@ -297,4 +306,3 @@ pub async fn finals(store: &CatalogStore) -> HashMap<String, Value> {
         }
     }
 }
-
