@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The catalog benchmark of issue 6: ingest N synthetic entities from file locations into
+# The catalog benchmark of issue 6: ingest N synthetic entities from file locations (one
+# `catalog.locations` entry per file of 100 entities) into
 # `backstage serve` on PostgreSQL, time until all are visible through the API, then load five
 # queries at concurrency 8 and read the peak RSS.
 #
@@ -50,14 +51,16 @@ backend:
     $database
 catalog:
   rules: [{allow: [Component, System, API, Resource, Location, Domain, Group, User]}]
-  locations: [{type: file, target: '$work/catalog/all.yaml'}]
+  locations:
+$(for f in "$work"/catalog/entities-*.yaml; do echo "    - {type: file, target: '$f'}"; done)
 YAML
+    files=$(ls "$work"/catalog/entities-*.yaml | wc -l)
     start=$(date +%s.%N)
     "$backstage" serve --config "$work/app-config.yaml" >"$work/serve.log" 2>&1 &
     pid=$!
     trap 'kill $pid 2>/dev/null || true' EXIT
-    # N entities + the bench-root Location + the generated Location of the config location.
-    if ! "$bench" wait --url "http://127.0.0.1:$port" --count $((n + 2)) --timeout 900 >"$work/wait.json"; then
+    # N entities + one generated Location entity per file location.
+    if ! "$bench" wait --url "http://127.0.0.1:$port" --count $((n + files)) --timeout 900 >"$work/wait.json"; then
         tail -20 "$work/serve.log" >&2
         exit 1
     fi
