@@ -16,7 +16,7 @@ use crate::config::CatalogConfig;
 use crate::engine::{CatalogEngine, EngineOptions};
 use crate::error::{CatalogError, Result};
 use crate::index::EntityIndex;
-use crate::processing::{CatalogProcessor, Orchestrator, OrchestratorOptions};
+use crate::processing::{CatalogProcessor, CatalogRules, Orchestrator, OrchestratorOptions};
 use crate::providers::{
     ConfigLocationProvider, EntityProvider, EntityProviderConnection, LOCATION_STORE_PROVIDER,
 };
@@ -110,6 +110,8 @@ impl CatalogBuilder {
         };
         let config = CatalogConfig::from_config(&self.root_config, &base_dir)?;
         let mut options = OrchestratorOptions::from_config(&self.root_config)?;
+        // Per-location rules name `file` targets relative to the same base as the locations.
+        options.rules = CatalogRules::from_config_with_base(&self.root_config, &base_dir)?;
         for kind in self.location_types {
             if !options.allowed_location_types.contains(&kind) {
                 options.allowed_location_types.push(kind);

@@ -127,7 +127,7 @@ impl CatalogConfig {
                 .string("target")
                 .map_err(|e| config_error(&key, e))?;
             if kind == "file" {
-                target = absolute_file_target(base_dir, &target);
+                target = crate::processing::absolute_path(base_dir, &target);
             }
             out.locations.push(LocationSpec::new(kind, target));
         }
@@ -201,33 +201,6 @@ impl CatalogConfig {
     pub fn serves_api(&self) -> bool {
         self.mode != CatalogMode::Engine
     }
-}
-
-/// `file` targets are made absolute (Backstage's `path.resolve`), keeping glob characters.
-fn absolute_file_target(base_dir: &Path, target: &str) -> String {
-    let path = Path::new(target);
-    if path.is_absolute() {
-        return target.to_owned();
-    }
-    let joined = base_dir.join(path);
-    // Normalise `.` and `..` without touching the file system (globs may not exist).
-    let mut parts: Vec<std::path::Component<'_>> = Vec::new();
-    for component in joined.components() {
-        match component {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                if matches!(parts.last(), Some(std::path::Component::Normal(_))) {
-                    parts.pop();
-                }
-            }
-            other => parts.push(other),
-        }
-    }
-    parts
-        .iter()
-        .collect::<std::path::PathBuf>()
-        .to_string_lossy()
-        .into_owned()
 }
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ pub use processor::{
     CatalogProcessor, DEFAULT_PRIORITY, Emitter, ProcessorCache, ProcessorContext,
 };
 pub use rules::CatalogRules;
+pub(crate) use rules::absolute_path;
 pub use url_reader::{
     HttpReaderLimits, HttpUrlReader, ReadUrlOptions, ReadUrlResponse, ReadingAllowRule, SearchFile,
     SearchResponse, UrlReadError, UrlReader, reading_allow_from_config,
