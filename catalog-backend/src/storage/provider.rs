@@ -78,6 +78,28 @@ pub(crate) const KEY_MATCH: &str = "((x_location_key IS NULL AND refresh_state.l
      OR (x_location_key IS NOT NULL AND (refresh_state.location_key = x_location_key \
      OR refresh_state.location_key IS NULL)))";
 
+/// The columns both writes of unprocessed rows bind: ref, entity, hash, location key.
+fn unprocessed_columns(chunk: &[&UnprocessedRow]) -> Vec<(&'static str, Column)> {
+    vec![
+        (
+            "x_ref",
+            Column::Text(chunk.iter().map(|r| r.entity_ref.clone()).collect()),
+        ),
+        (
+            "x_entity",
+            Column::Text(chunk.iter().map(|r| r.json.clone()).collect()),
+        ),
+        (
+            "x_hash",
+            Column::Text(chunk.iter().map(|r| r.hash.clone()).collect()),
+        ),
+        (
+            "x_location_key",
+            Column::OptText(chunk.iter().map(|r| r.location_key.clone()).collect()),
+        ),
+    ]
+}
+
 /// Inserts new unprocessed rows (due now); returns the refs actually inserted (existing refs
 /// are left alone).
 pub(crate) async fn insert_unprocessed(
@@ -98,36 +120,19 @@ pub(crate) async fn insert_unprocessed(
         .push(", ")
         .bind_int(now)
         .push(" FROM ")
-        .push_rows(
-            "x",
-            vec![
-                (
-                    "x_id",
-                    Column::Text(
-                        chunk
-                            .iter()
-                            .map(|_| uuid::Uuid::new_v4().hyphenated().to_string())
-                            .collect(),
-                    ),
+        .push_rows("x", {
+            let mut columns = vec![(
+                "x_id",
+                Column::Text(
+                    chunk
+                        .iter()
+                        .map(|_| uuid::Uuid::new_v4().hyphenated().to_string())
+                        .collect(),
                 ),
-                (
-                    "x_ref",
-                    Column::Text(chunk.iter().map(|r| r.entity_ref.clone()).collect()),
-                ),
-                (
-                    "x_entity",
-                    Column::Text(chunk.iter().map(|r| r.json.clone()).collect()),
-                ),
-                (
-                    "x_hash",
-                    Column::Text(chunk.iter().map(|r| r.hash.clone()).collect()),
-                ),
-                (
-                    "x_location_key",
-                    Column::OptText(chunk.iter().map(|r| r.location_key.clone()).collect()),
-                ),
-            ],
-        )
+            )];
+            columns.extend(unprocessed_columns(chunk));
+            columns
+        })
         .push(" WHERE true ON CONFLICT (entity_ref) DO NOTHING RETURNING entity_ref");
         let refs: Vec<(String,)> = tx.fetch(sql).await?;
         inserted.extend(refs.into_iter().map(|(r,)| r));
@@ -154,27 +159,7 @@ pub(crate) async fn update_unprocessed(
         .push(", next_update_at = ")
         .bind_int(now)
         .push(" FROM ")
-        .push_rows(
-            "x",
-            vec![
-                (
-                    "x_ref",
-                    Column::Text(chunk.iter().map(|r| r.entity_ref.clone()).collect()),
-                ),
-                (
-                    "x_entity",
-                    Column::Text(chunk.iter().map(|r| r.json.clone()).collect()),
-                ),
-                (
-                    "x_hash",
-                    Column::Text(chunk.iter().map(|r| r.hash.clone()).collect()),
-                ),
-                (
-                    "x_location_key",
-                    Column::OptText(chunk.iter().map(|r| r.location_key.clone()).collect()),
-                ),
-            ],
-        )
+        .push_rows("x", unprocessed_columns(chunk))
         .push(" WHERE refresh_state.entity_ref = x_ref AND ")
         .push(KEY_MATCH)
         .push(" RETURNING entity_ref");
