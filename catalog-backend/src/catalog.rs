@@ -26,7 +26,7 @@ use crate::storage::{CatalogStore, EntityMutation};
 /// this process told it about a change.
 const INDEX_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Changes read from the feed per query.
-const FEED_PAGE: usize = 5_000;
+const FEED_PAGE: usize = 1_000;
 
 /// Builds a [`Catalog`].
 pub struct CatalogBuilder {
@@ -346,12 +346,20 @@ async fn sync_once(
     let mut total = 0;
     loop {
         let after = seq.load(Ordering::Acquire);
+        let started = std::time::Instant::now();
         let changes = store.changes_since(after, FEED_PAGE).await?;
+        let read_ms = started.elapsed().as_millis() as u64;
         let Some(last) = changes.last() else {
             return Ok(total);
         };
         let last_seq = last.seq;
         index.apply(&changes);
+        tracing::debug!(
+            count = changes.len(),
+            read_ms,
+            total_ms = started.elapsed().as_millis() as u64,
+            "applied feed changes to the index"
+        );
         seq.store(last_seq, Ordering::Release);
         total += changes.len();
         if changes.len() < FEED_PAGE {

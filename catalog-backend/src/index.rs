@@ -654,7 +654,7 @@ impl Inner {
             + self.key_data.capacity() * std::mem::size_of::<KeyData>()
             + self.entries.heap_bytes()
             + self.entry_data.capacity() * std::mem::size_of::<Entry>()
-            + self.arena.bytes.capacity()
+            + self.arena.heap_bytes()
             + self.postings.heap_bytes()
             + self.slots.capacity() * std::mem::size_of::<Option<SlotData>>()
             + self
@@ -862,10 +862,7 @@ impl Inner {
 
     fn compact_arena(&mut self) {
         let old = std::mem::take(&mut self.arena);
-        let mut arena = Arena {
-            bytes: Vec::with_capacity(old.bytes.len() - old.garbage),
-            garbage: 0,
-        };
+        let mut arena = Arena::default();
         for k in self.key_data.iter_mut().filter(|k| k.live) {
             (k.name_off, k.name_len) = arena.push(old.get(k.name_off, k.name_len));
         }

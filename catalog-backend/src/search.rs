@@ -62,6 +62,25 @@ enum RawValue<'a> {
 /// [`crate::CatalogError::Input`] when two keys differ only by case
 /// (`Entity has duplicate keys that vary only in casing, '<keys>'`).
 pub fn flatten(entity: &Value) -> Result<Vec<SearchRow>> {
+    let raw = raw_rows(entity);
+    let lower_keys: Vec<Cow<'_, str>> = raw.iter().map(|r| lower(&r.key)).collect();
+    check_case_duplicates(&raw, &lower_keys)?;
+    Ok(convert(&raw, lower_keys))
+}
+
+/// The check [`flatten`] makes, without building the rows: what stitching needs to know
+/// whether an entity can be indexed.
+///
+/// # Errors
+/// As [`flatten`].
+pub(crate) fn check_indexable(entity: &Value) -> Result<()> {
+    let raw = raw_rows(entity);
+    let lower_keys: Vec<Cow<'_, str>> = raw.iter().map(|r| lower(&r.key)).collect();
+    check_case_duplicates(&raw, &lower_keys)
+}
+
+/// Every `(path, value)` pair of spec 2.1, before lower-casing.
+fn raw_rows(entity: &Value) -> Vec<Raw<'_>> {
     let mut raw: Vec<Raw<'_>> = Vec::with_capacity(32);
     let mut seen_synthetic: HashSet<String> = HashSet::new();
     let mut path = String::with_capacity(64);
@@ -106,9 +125,12 @@ pub fn flatten(entity: &Value) -> Result<Vec<SearchRow>> {
         }
     }
 
-    let lower_keys: Vec<Cow<'_, str>> = raw.iter().map(|r| lower(&r.key)).collect();
-    check_case_duplicates(&raw, &lower_keys)?;
+    raw
+}
 
+/// The rows of `raw` (with its lower-cased keys): over-long keys dropped, values lower-cased,
+/// duplicates of `(key, value)` removed.
+fn convert(raw: &[Raw<'_>], lower_keys: Vec<Cow<'_, str>>) -> Vec<SearchRow> {
     // (key, value, original) of every kept row, then de-duplicated on (key, value).
     let mut converted: Vec<(String, Option<String>, Option<String>)> =
         Vec::with_capacity(raw.len());
@@ -142,7 +164,7 @@ pub fn flatten(entity: &Value) -> Result<Vec<SearchRow>> {
             .map(|(key, value, _)| seen.insert((key.as_str(), value.as_deref())))
             .collect()
     };
-    Ok(converted
+    converted
         .into_iter()
         .zip(keep)
         .filter(|(_, keep)| *keep)
@@ -151,7 +173,7 @@ pub fn flatten(entity: &Value) -> Result<Vec<SearchRow>> {
             value,
             original_value,
         })
-        .collect())
+        .collect()
 }
 
 /// Lower-cases like JavaScript's `toLocaleLowerCase('en-US')`, without allocating when

@@ -271,6 +271,25 @@ async fn get(
     Ok((status, body))
 }
 
+/// GETs `url` and reads the whole body without keeping it (the load loop measures the
+/// server, not the client's copying); the status and the body's length.
+async fn get_drain(
+    client: &Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>,
+    url: &str,
+) -> Result<(u16, usize), BoxError> {
+    let uri: hyper::Uri = url.parse()?;
+    let response = client.get(uri).await?;
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    let mut length = 0;
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            length += data.len();
+        }
+    }
+    Ok((status, length))
+}
+
 async fn wait(base: &str, count: u64, timeout: f64) -> Result<(), BoxError> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let url = format!(
@@ -326,7 +345,7 @@ async fn load(url: &str, concurrency: usize, duration: f64, warmup: f64) -> Resu
             let mut errors = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let started = Instant::now();
-                let ok = matches!(get(&client, &url).await, Ok((200, _)));
+                let ok = matches!(get_drain(&client, &url).await, Ok((200, _)));
                 if measuring.load(Ordering::Relaxed) {
                     if ok {
                         let us = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);

@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::model::{ProcessingOutput, SerializedError};
 use crate::processing::Orchestrator;
+use crate::storage::processing::{Prepared, prepare};
 use crate::storage::{CatalogStore, ProcessedEntity};
 
 /// What processes one entity: the [`Orchestrator`] in production, anything in tests.
@@ -201,6 +202,7 @@ impl CatalogEngine {
     /// write).
     pub async fn process_once(&self) -> crate::Result<usize> {
         let (min, max) = self.options.processing_interval;
+        let started = std::time::Instant::now();
         let claimed = self
             .store
             .claim_processing(self.options.processing_batch_size, random_between(min, max))
@@ -209,6 +211,11 @@ impl CatalogEngine {
             return Ok(0);
         }
         let count = claimed.len();
+        tracing::debug!(
+            count,
+            claim_ms = started.elapsed().as_millis() as u64,
+            "claimed entities for processing"
+        );
         let permits = Arc::new(tokio::sync::Semaphore::new(
             self.options.processing_concurrency.max(1),
         ));
@@ -219,7 +226,9 @@ impl CatalogEngine {
             let processor = self.processor.clone();
             let permits = permits.clone();
             tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await;
+                // Held until the result is taken into a write batch, so finished results
+                // waiting for a write count against the concurrency too.
+                let permit = permits.acquire_owned().await;
                 let run = std::panic::AssertUnwindSafe(processor.process(entity, cache));
                 let output = match futures_util::FutureExt::catch_unwind(run).await {
                     Ok(output) => output,
@@ -233,21 +242,24 @@ impl CatalogEngine {
                         ..ProcessingOutput::default()
                     },
                 };
-                ProcessedEntity { claimed, output }
+                // Serializing here keeps only compact text in memory and spreads the work
+                // over the runtime's threads.
+                (prepare(ProcessedEntity { claimed, output }), permit)
             });
         }
         // Results are written as they complete, in transactions of bounded size (an entity
         // counts once plus once per emitted child), so a batch of large locations never sits
         // in memory all at once.
-        let mut pending: Vec<ProcessedEntity> = Vec::new();
+        let mut pending: Vec<Prepared> = Vec::new();
         let mut weight = 0;
         let mut first_error = None;
         loop {
             let next = tasks.join_next().await;
             let done = next.is_none();
             match next {
-                Some(Ok(item)) => {
-                    weight += 1 + item.output.children.len();
+                Some(Ok((item, permit))) => {
+                    drop(permit);
+                    weight += item.weight();
                     pending.push(item);
                 }
                 Some(Err(error)) => {
@@ -264,8 +276,16 @@ impl CatalogEngine {
             }
             let batch = std::mem::take(&mut pending);
             weight = 0;
-            let ids: Vec<String> = batch.iter().map(|r| r.claimed.entity_id.clone()).collect();
-            if let Err(error) = self.store.write_processing_results(batch).await {
+            let ids: Vec<String> = batch.iter().map(|r| r.entity_id().to_owned()).collect();
+            let write_started = std::time::Instant::now();
+            let result = self.store.write_prepared_results(batch).await;
+            tracing::debug!(
+                count = ids.len(),
+                since_claim_ms = started.elapsed().as_millis() as u64,
+                write_ms = write_started.elapsed().as_millis() as u64,
+                "wrote processing results"
+            );
+            if let Err(error) = result {
                 if let Err(release) = self.store.release_claims(&ids).await {
                     tracing::warn!(error = %release, "failed to release processing claims");
                 }

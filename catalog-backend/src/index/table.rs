@@ -134,31 +134,58 @@ impl IdTable {
     }
 }
 
-/// A byte arena for strings, addressed by `(offset, len)`.
+/// A byte arena for strings, addressed by `(offset, len)`: blocks of [`ARENA_BLOCK`] bytes
+/// that never move, so growing the arena neither copies it nor holds two copies at once (as a
+/// doubling `Vec` would). A string never straddles blocks; one longer than a block gets a
+/// block of its own.
 #[derive(Debug, Default)]
 pub(super) struct Arena {
-    pub(super) bytes: Vec<u8>,
+    blocks: Vec<Vec<u8>>,
+    /// Bytes stored.
+    len: usize,
     /// Bytes no longer referenced.
     pub(super) garbage: usize,
 }
 
+/// Bytes per arena block (the low 20 bits of an offset address inside a block).
+const ARENA_BLOCK: usize = 1 << 20;
+
 impl Arena {
     pub(super) fn push(&mut self, s: &str) -> (u32, u32) {
-        let off = self.bytes.len();
-        self.bytes.extend_from_slice(s.as_bytes());
-        (saturate(off), saturate(s.len()))
+        let bytes = s.as_bytes();
+        let fits = self
+            .blocks
+            .last()
+            .is_some_and(|b| b.len() + bytes.len() <= b.capacity().min(ARENA_BLOCK));
+        if !fits {
+            self.blocks
+                .push(Vec::with_capacity(ARENA_BLOCK.max(bytes.len())));
+        }
+        let index = self.blocks.len() - 1;
+        let block = &mut self.blocks[index];
+        let pos = block.len();
+        block.extend_from_slice(bytes);
+        self.len += bytes.len();
+        (saturate(index * ARENA_BLOCK + pos), saturate(bytes.len()))
     }
 
     pub(super) fn get(&self, off: u32, len: u32) -> &str {
         let (off, len) = (off as usize, len as usize);
-        self.bytes
-            .get(off..off + len)
+        let (index, pos) = (off / ARENA_BLOCK, off % ARENA_BLOCK);
+        self.blocks
+            .get(index)
+            .and_then(|b| b.get(pos..pos + len))
             .and_then(|b| std::str::from_utf8(b).ok())
             .unwrap_or("")
     }
 
     pub(super) fn should_compact(&self) -> bool {
-        self.garbage > (1 << 20) && self.garbage * 2 > self.bytes.len()
+        self.garbage > (1 << 20) && self.garbage * 2 > self.len
+    }
+
+    /// Heap bytes held.
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.blocks.iter().map(Vec::capacity).sum()
     }
 }
 
@@ -328,6 +355,24 @@ impl BitSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arena_blocks_never_split_strings() {
+        let mut arena = Arena::default();
+        let small = "x".repeat(ARENA_BLOCK - 10);
+        let a = arena.push(&small);
+        let b = arena.push("hello world"); // does not fit the first block's 10 bytes
+        let big = "y".repeat(ARENA_BLOCK + 5);
+        let c = arena.push(&big);
+        let d = arena.push("après");
+        assert_eq!(arena.get(a.0, a.1), small);
+        assert_eq!(arena.get(b.0, b.1), "hello world");
+        assert_eq!(b.0 as usize, ARENA_BLOCK);
+        assert_eq!(arena.get(c.0, c.1), big);
+        assert_eq!(arena.get(d.0, d.1), "après");
+        assert_eq!(d.0 as usize, 3 * ARENA_BLOCK);
+        assert_eq!(arena.get(u32::MAX, 3), "");
+    }
 
     #[test]
     fn id_table_insert_find_remove_with_collisions() {

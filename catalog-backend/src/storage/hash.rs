@@ -68,11 +68,6 @@ pub(crate) fn stable_hash(value: &Value) -> String {
     hex(&Sha1::digest(stable_stringify(value).as_bytes()))
 }
 
-/// sha1 hex of some text.
-pub(crate) fn sha1_hex(text: &str) -> String {
-    hex(&Sha1::digest(text.as_bytes()))
-}
-
 /// Longest stored refresh key (Backstage's `MAX_KEY_LENGTH`).
 const MAX_KEY_LENGTH: usize = 255;
 

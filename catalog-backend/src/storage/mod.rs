@@ -30,7 +30,7 @@ mod entities;
 mod feed;
 mod hash;
 mod locations;
-mod processing;
+pub(crate) mod processing;
 mod provider;
 pub mod schema;
 mod sql;
@@ -54,6 +54,34 @@ const MAX_ATTEMPTS: u32 = 5;
 
 /// Statements write at most this many rows each (memory per statement stays bounded).
 const CHUNK: usize = 5000;
+
+/// Statements carrying entity documents carry about this many bytes of them at most: sqlx
+/// keeps each pooled connection's write buffer at the size of the largest message it ever
+/// sent, so this bounds the memory every connection holds on to.
+const CHUNK_BYTES: usize = 256 * 1024;
+
+/// Splits `items` into runs of at most [`CHUNK`] items and about [`CHUNK_BYTES`] by `size`
+/// (an item larger than that gets a run of its own).
+fn byte_chunks<T>(items: &[T], size: impl Fn(&T) -> usize) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 0;
+        let mut n = 0;
+        while n < rest.len() && n < CHUNK {
+            bytes += size(&rest[n]);
+            if n > 0 && bytes > CHUNK_BYTES {
+                break;
+            }
+            n += 1;
+        }
+        let (run, tail) = rest.split_at(n);
+        rest = tail;
+        Some(run)
+    })
+}
 
 /// Runs `$body` in a write transaction, committing on `Ok`, retrying the whole body on
 /// deadlocks and serialization failures. The body must only borrow its inputs.
@@ -254,7 +282,7 @@ impl CatalogStore {
         let err = |e| CatalogError::database("beginning a catalog transaction", e);
         match &self.client {
             #[cfg(feature = "postgres")]
-            DatabaseClient::Postgres(pool) => Ok(Tx::Pg(pool.begin().await.map_err(err)?)),
+            DatabaseClient::Postgres(pool) => Ok(Tx::Pg(begin_pg(pool).await.map_err(err)?)),
             #[cfg(feature = "sqlite")]
             DatabaseClient::Sqlite(pool) => {
                 let guard = self.writer.clone().lock_owned().await;
@@ -272,7 +300,7 @@ impl CatalogStore {
         let err = |e| CatalogError::database("beginning a catalog read", e);
         match &self.client {
             #[cfg(feature = "postgres")]
-            DatabaseClient::Postgres(pool) => Ok(Tx::Pg(pool.begin().await.map_err(err)?)),
+            DatabaseClient::Postgres(pool) => Ok(Tx::Pg(begin_pg(pool).await.map_err(err)?)),
             #[cfg(feature = "sqlite")]
             DatabaseClient::Sqlite(pool) => Ok(Tx::Sqlite(pool.begin().await.map_err(err)?, None)),
             _ => Err(CatalogError::Internal(
@@ -291,6 +319,20 @@ impl CatalogStore {
         tx.rollback().await;
         rows
     }
+}
+
+/// Begins a PostgreSQL transaction with JIT compilation off.
+///
+/// The catalog's statements are short lookups and batch writes keyed by indexes. While a
+/// catalog grows faster than autovacuum analyzes it, the planner overestimates their cost
+/// and compiles them with LLVM, which costs more (10–30 ms a statement) than running them.
+#[cfg(feature = "postgres")]
+async fn begin_pg(
+    pool: &sqlx::PgPool,
+) -> std::result::Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
+    Ok(tx)
 }
 
 /// Milliseconds since the Unix epoch, from this process's clock.
@@ -313,4 +355,23 @@ where
     out.sort_unstable();
     out.dedup();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn byte_chunks_bound_rows_and_bytes() {
+        let sizes = [100_000usize, 100_000, 100_000, 300_000, 10, 10];
+        let runs: Vec<&[usize]> = super::byte_chunks(&sizes, |s| *s).collect();
+        assert_eq!(
+            runs,
+            vec![&sizes[0..2], &sizes[2..3], &sizes[3..4], &sizes[4..6]]
+        );
+        let many = vec![1usize; super::CHUNK + 1];
+        let runs: Vec<usize> = super::byte_chunks(&many, |s| *s)
+            .map(<[usize]>::len)
+            .collect();
+        assert_eq!(runs, vec![super::CHUNK, 1]);
+        assert_eq!(super::byte_chunks(&[] as &[usize], |s| *s).count(), 0);
+    }
 }

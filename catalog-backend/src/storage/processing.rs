@@ -9,13 +9,16 @@ use serde_json::{Map, Value, json};
 use crate::error::Result;
 use crate::model::{ProcessingOutput, RelationRow, SerializedError};
 
-use super::hash::{refresh_key, sha1_hex, stable_stringify, stable_stringify_into};
+use sha1::{Digest, Sha1};
+
+use super::hash::{hex, refresh_key, stable_stringify, stable_stringify_into};
 use super::provider::{
     KEY_MATCH, UnprocessedRow, insert_unprocessed, location_keys, update_unprocessed, warn_conflict,
 };
 use super::stitch::mark_in_tx;
 use super::{
-    CHUNK, CatalogStore, Column, Dialect, Tx, duration_ms, now_ms, sorted_unique, write_tx,
+    CHUNK, CatalogStore, Column, Dialect, Tx, byte_chunks, duration_ms, now_ms, sorted_unique,
+    write_tx,
 };
 
 /// Processor cache entries survive this many failed runs (Backstage's `CACHE_TTL`).
@@ -76,8 +79,10 @@ struct ClaimRow {
     processed: i64,
 }
 
-/// One result, ready to write.
-struct Prepared {
+/// One processing result, ready to write: documents serialized, the result hash computed up
+/// to the current parents (which only the write transaction can read). Preparing runs in the
+/// processing task, off the write path, and keeps only compact text in memory.
+pub(crate) struct Prepared {
     id: String,
     has_processed_result: bool,
     entity_ref: String,
@@ -85,8 +90,8 @@ struct Prepared {
     previous_hash: Option<String>,
     ok: bool,
     errors_json: String,
-    /// Everything the result hash covers except the current parents.
-    hash_input: String,
+    /// The result hash over everything it covers except the current parents.
+    hasher: Sha1,
     processed_json: Option<String>,
     children: Vec<UnprocessedRow>,
     relations: Vec<RelationRow>,
@@ -133,7 +138,26 @@ fn next_cache(previous: &Value, output: &Value, ok: bool) -> Option<Value> {
     }
 }
 
-fn prepare(item: ProcessedEntity) -> Prepared {
+impl Prepared {
+    /// Weight of this result in a write transaction: 1 plus 1 per child.
+    pub(crate) fn weight(&self) -> usize {
+        1 + self.children.len()
+    }
+
+    /// The processing row id.
+    pub(crate) fn entity_id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Adds one length-prefixed field to a result hash (so field boundaries cannot shift).
+fn hash_field(hasher: &mut Sha1, text: &str) {
+    hasher.update((text.len() as u64).to_le_bytes());
+    hasher.update(text.as_bytes());
+}
+
+/// Serializes a processing result for writing (see [`Prepared`]).
+pub(crate) fn prepare(item: ProcessedEntity) -> Prepared {
     let ProcessedEntity { claimed, output } = item;
     let ProcessingOutput {
         ok,
@@ -156,7 +180,8 @@ fn prepare(item: ProcessedEntity) -> Prepared {
         (false, _) => (false, None),
     };
     let errors_json = serialize_errors(&errors);
-    let mut hash_input = errors_json.clone();
+    let mut hasher = Sha1::new();
+    hash_field(&mut hasher, &errors_json);
     let cache = next_cache(&claimed.cache, &cache, ok).map(|v| v.to_string());
     let mut prepared = Prepared {
         id: claimed.entity_id,
@@ -166,7 +191,7 @@ fn prepare(item: ProcessedEntity) -> Prepared {
         previous_hash: claimed.result_hash,
         ok,
         errors_json,
-        hash_input: String::new(),
+        hasher: Sha1::new(),
         processed_json: None,
         children: Vec::new(),
         relations: Vec::new(),
@@ -177,10 +202,14 @@ fn prepare(item: ProcessedEntity) -> Prepared {
         if let Some(meta) = entity.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.insert("uid".into(), Value::String(prepared.id.clone()));
         }
-        stable_stringify_into(&entity, &mut hash_input);
+        let mut text = String::new();
+        stable_stringify_into(&entity, &mut text);
+        hash_field(&mut hasher, &text);
         prepared.processed_json = serde_json::to_string(&entity).ok();
+        drop(entity);
 
-        let mut child_texts = Vec::with_capacity(children.len());
+        // Children are hashed as a set: one digest each, sorted.
+        let mut child_digests: Vec<[u8; 20]> = Vec::with_capacity(children.len());
         for child in children {
             match UnprocessedRow::new(&child.entity, child.location_key.clone()) {
                 Ok(row) if row.entity_ref == prepared.entity_ref => {
@@ -191,9 +220,15 @@ fn prepare(item: ProcessedEntity) -> Prepared {
                     );
                 }
                 Ok(row) => {
-                    child_texts.push(stable_stringify(
-                        &json!({"entity": child.entity, "locationKey": child.location_key}),
-                    ));
+                    text.clear();
+                    stable_stringify_into(&child.entity, &mut text);
+                    let mut digest = Sha1::new();
+                    hash_field(&mut digest, &text);
+                    hash_field(
+                        &mut digest,
+                        child.location_key.as_deref().unwrap_or("\u{0}"),
+                    );
+                    child_digests.push(digest.finalize().into());
                     prepared.children.push(row);
                 }
                 Err(error) => {
@@ -201,28 +236,27 @@ fn prepare(item: ProcessedEntity) -> Prepared {
                 }
             }
         }
-        child_texts.sort_unstable();
-        hash_input.push('[');
-        hash_input.push_str(&child_texts.join(","));
-        hash_input.push(']');
+        child_digests.sort_unstable();
+        hasher.update((child_digests.len() as u64).to_le_bytes());
+        for digest in &child_digests {
+            hasher.update(digest);
+        }
 
         let relations: BTreeSet<RelationRow> = relations.into_iter().collect();
         prepared.relations = relations.into_iter().collect();
+        hasher.update((prepared.relations.len() as u64).to_le_bytes());
         for r in &prepared.relations {
-            hash_input.push_str(&r.source_ref);
-            hash_input.push('\u{1}');
-            hash_input.push_str(&r.relation_type);
-            hash_input.push('\u{1}');
-            hash_input.push_str(&r.target_ref);
-            hash_input.push('\u{2}');
+            hash_field(&mut hasher, &r.source_ref);
+            hash_field(&mut hasher, &r.relation_type);
+            hash_field(&mut hasher, &r.target_ref);
         }
         prepared.refresh_keys = sorted_unique(refresh_keys.iter().map(|k| refresh_key(k)));
+        hasher.update((prepared.refresh_keys.len() as u64).to_le_bytes());
         for k in &prepared.refresh_keys {
-            hash_input.push_str(k);
-            hash_input.push('\u{2}');
+            hash_field(&mut hasher, k);
         }
     }
-    prepared.hash_input = hash_input;
+    prepared.hasher = hasher;
     prepared
 }
 
@@ -322,7 +356,16 @@ impl CatalogStore {
         &self,
         items: Vec<ProcessedEntity>,
     ) -> Result<ProcessingReport> {
-        let prepared: Vec<Prepared> = items.into_iter().map(prepare).collect();
+        self.write_prepared_results(items.into_iter().map(prepare).collect())
+            .await
+    }
+
+    /// [`write_processing_results`](Self::write_processing_results) of results already
+    /// [`prepare`]d (the engine prepares them in the processing tasks).
+    pub(crate) async fn write_prepared_results(
+        &self,
+        prepared: Vec<Prepared>,
+    ) -> Result<ProcessingReport> {
         if prepared.is_empty() {
             return Ok(ProcessingReport::default());
         }
@@ -398,11 +441,14 @@ async fn write_batch(
                 }
             }
             all.sort_unstable();
-            let mut input = p.hash_input.clone();
-            input.push_str(&all.join("\u{2}"));
-            sha1_hex(&input)
+            let mut hasher = p.hasher.clone();
+            hasher.update((all.len() as u64).to_le_bytes());
+            for parent in all {
+                hash_field(&mut hasher, parent);
+            }
+            hex(&hasher.finalize())
         } else {
-            sha1_hex(&p.hash_input)
+            hex(&p.hasher.clone().finalize())
         };
         if p.previous_hash.as_deref() == Some(hash.as_str()) {
             report.unchanged += 1;
@@ -449,7 +495,9 @@ async fn write_batch(
 
     // Successes: the processed entity, guarded by the location key.
     let mut written_ids: HashSet<String> = HashSet::new();
-    for chunk in ok_rows.chunks(CHUNK) {
+    for chunk in byte_chunks(&ok_rows, |(p, _)| {
+        p.processed_json.as_ref().map_or(0, String::len) + p.cache.as_ref().map_or(0, String::len)
+    }) {
         let mut sql = store.sql("storing processed entities");
         sql.push(
             "UPDATE refresh_state SET processed_entity = x_entity, result_hash = x_hash, \
@@ -929,7 +977,12 @@ mod tests {
                 vec![child("c2"), child("c1")],
             ),
         });
-        assert_eq!(a.hash_input, b.hash_input);
+        assert_eq!(a.hasher.clone().finalize(), b.hasher.clone().finalize());
+        let c = prepare(ProcessedEntity {
+            claimed: claimed(entity.clone()),
+            output: out(vec![rel("group:default/x")], vec![child("c2"), child("c1")]),
+        });
+        assert_ne!(a.hasher.clone().finalize(), c.hasher.finalize());
         assert_eq!(a.refresh_keys, vec!["a", "b"]);
         let processed: Value = serde_json::from_str(a.processed_json.as_deref().unwrap()).unwrap();
         assert_eq!(processed["metadata"]["uid"], "id-1");

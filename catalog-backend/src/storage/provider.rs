@@ -11,7 +11,9 @@ use crate::model::DeferredEntity;
 use super::entities::delete_rows;
 use super::feed::write_tombstones;
 use super::hash::{refresh_key, stable_hash};
-use super::{CHUNK, CatalogStore, Column, EntityMutation, Tx, now_ms, sorted_unique, write_tx};
+use super::{
+    CHUNK, CatalogStore, Column, EntityMutation, Tx, byte_chunks, now_ms, sorted_unique, write_tx,
+};
 
 /// An entity ready to be written as an unprocessed row.
 #[derive(Debug, Clone)]
@@ -109,7 +111,7 @@ pub(crate) async fn insert_unprocessed(
     now: i64,
 ) -> Result<HashSet<String>> {
     let mut inserted = HashSet::with_capacity(rows.len());
-    for chunk in rows.chunks(CHUNK) {
+    for chunk in byte_chunks(rows, |r| r.json.len()) {
         let mut sql = store.sql("inserting unprocessed entities");
         sql.push(
             "INSERT INTO refresh_state (entity_id, entity_ref, unprocessed_entity, \
@@ -149,7 +151,7 @@ pub(crate) async fn update_unprocessed(
     now: i64,
 ) -> Result<HashSet<String>> {
     let mut updated = HashSet::with_capacity(rows.len());
-    for chunk in rows.chunks(CHUNK) {
+    for chunk in byte_chunks(rows, |r| r.json.len()) {
         let mut sql = store.sql("updating unprocessed entities");
         sql.push(
             "UPDATE refresh_state SET unprocessed_entity = x_entity, unprocessed_hash = x_hash, \

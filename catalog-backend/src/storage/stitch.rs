@@ -12,7 +12,8 @@ use crate::model::{ANNOTATION_ORPHAN, SerializedError};
 use super::feed::allocate_seq;
 use super::hash::stable_hash;
 use super::{
-    CHUNK, CatalogStore, Column, Dialect, Tx, duration_ms, now_ms, sorted_unique, write_tx,
+    CHUNK, CatalogStore, Column, Dialect, Tx, byte_chunks, duration_ms, now_ms, sorted_unique,
+    write_tx,
 };
 
 /// The status item type of processing errors.
@@ -215,8 +216,8 @@ pub(crate) fn build_final(
             metadata.insert("etag".into(), Value::String(hash.clone()));
         }
     }
-    match crate::search::flatten(&entity) {
-        Ok(_) => {}
+    match crate::search::check_indexable(&entity) {
+        Ok(()) => {}
         Err(CatalogError::Input(message)) => {
             return Built::Failed(SerializedError::new("InputError", message));
         }
@@ -265,6 +266,7 @@ impl CatalogStore {
     /// Database failures (the claimed requests come back after `lease`).
     pub async fn stitch_batch(&self, limit: usize, lease: Duration) -> Result<StitchReport> {
         let lease = duration_ms(lease);
+        let started = std::time::Instant::now();
         let token = uuid::Uuid::new_v4().hyphenated().to_string();
         let claimed: Vec<(String,)> = write_tx!(self, |tx| {
             let now = now_ms();
@@ -294,6 +296,7 @@ impl CatalogStore {
             return Ok(report);
         }
         let refs: Vec<String> = claimed.into_iter().map(|(r,)| r).collect();
+        let claim_ms = started.elapsed().as_millis() as u64;
 
         // Read everything the batch needs.
         let mut tx = self.begin_read().await?;
@@ -330,6 +333,7 @@ impl CatalogStore {
         .await;
         tx.rollback().await;
         let (rows, incoming, relations) = read?;
+        let read_ms = started.elapsed().as_millis() as u64;
 
         // Build.
         let mut changed: Vec<(String, String, String, String)> = Vec::new(); // id, ref, hash, json
@@ -366,6 +370,7 @@ impl CatalogStore {
         }
         report.abandoned += refs.len() - rows.len();
         drop(rows);
+        let build_ms = started.elapsed().as_millis() as u64;
 
         // Write: complete the requests whose ticket is unchanged, write those entities.
         let (written, requeued) =
@@ -431,8 +436,8 @@ impl CatalogStore {
                 if !to_write.is_empty() {
                     // Last: the feed counter's row lock orders commits by seq.
                     let first = allocate_seq(self, tx, to_write.len()).await?;
-                    for (c, chunk) in to_write.chunks(CHUNK).enumerate() {
-                        let base = first + (c * CHUNK) as i64;
+                    let mut base = first;
+                    for chunk in byte_chunks(&to_write, |c| c.3.len()) {
                         let mut sql = self.sql("writing final entities");
                         sql.push(
                         "INSERT INTO final_entities (entity_id, entity_ref, hash, final_entity, \
@@ -459,6 +464,7 @@ impl CatalogStore {
                          last_updated_at = excluded.last_updated_at, seq = excluded.seq",
                     );
                         tx.execute(sql).await?;
+                        base += chunk.len() as i64;
                     }
                 }
                 Ok((
@@ -468,6 +474,15 @@ impl CatalogStore {
             })?;
         report.changed = written;
         report.requeued = requeued;
+        tracing::debug!(
+            claimed = report.claimed,
+            written,
+            claim_ms,
+            read_ms,
+            build_ms,
+            total_ms = started.elapsed().as_millis() as u64,
+            "stitched a batch"
+        );
         if written > 0 {
             self.notify_feed();
         }
