@@ -26,7 +26,7 @@ use crate::storage::{CatalogStore, EntityMutation};
 /// this process told it about a change.
 const INDEX_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Changes read from the feed per query.
-const FEED_PAGE: usize = 1_000;
+const FEED_PAGE: usize = 250;
 
 /// Builds a [`Catalog`].
 pub struct CatalogBuilder {

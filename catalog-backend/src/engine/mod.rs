@@ -56,7 +56,8 @@ pub struct EngineOptions {
     /// Entities claimed per processing batch (default 500); a batch's results are written
     /// in one transaction.
     pub processing_batch_size: usize,
-    /// Entities of a batch processed at the same time (default 100).
+    /// Entities of a batch being processed, or processed and waiting for a write batch, at
+    /// the same time (default 100).
     pub processing_concurrency: usize,
     /// Bound of one results transaction: each result counts 1 plus 1 per emitted child
     /// (default 2000). Results of a batch are written as they complete, in transactions up

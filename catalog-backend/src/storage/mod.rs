@@ -58,7 +58,7 @@ const CHUNK: usize = 5000;
 /// Statements carrying entity documents carry about this many bytes of them at most: sqlx
 /// keeps each pooled connection's write buffer at the size of the largest message it ever
 /// sent, so this bounds the memory every connection holds on to.
-const CHUNK_BYTES: usize = 256 * 1024;
+const CHUNK_BYTES: usize = 64 * 1024;
 
 /// Splits `items` into runs of at most [`CHUNK`] items and about [`CHUNK_BYTES`] by `size`
 /// (an item larger than that gets a run of its own).
@@ -361,7 +361,8 @@ where
 mod tests {
     #[test]
     fn byte_chunks_bound_rows_and_bytes() {
-        let sizes = [100_000usize, 100_000, 100_000, 300_000, 10, 10];
+        let half = super::CHUNK_BYTES / 2;
+        let sizes = [half, half, half, 3 * super::CHUNK_BYTES, 10, 10];
         let runs: Vec<&[usize]> = super::byte_chunks(&sizes, |s| *s).collect();
         assert_eq!(
             runs,
