@@ -224,10 +224,13 @@ pub(crate) fn prepare(item: ProcessedEntity) -> Prepared {
                     stable_stringify_into(&child.entity, &mut text);
                     let mut digest = Sha1::new();
                     hash_field(&mut digest, &text);
-                    hash_field(
-                        &mut digest,
-                        child.location_key.as_deref().unwrap_or("\u{0}"),
-                    );
+                    match child.location_key.as_deref() {
+                        Some(key) => {
+                            digest.update([1]);
+                            hash_field(&mut digest, key);
+                        }
+                        None => digest.update([0]),
+                    }
                     child_digests.push(digest.finalize().into());
                     prepared.children.push(row);
                 }
@@ -983,6 +986,16 @@ mod tests {
             output: out(vec![rel("group:default/x")], vec![child("c2"), child("c1")]),
         });
         assert_ne!(a.hasher.clone().finalize(), c.hasher.finalize());
+        let mut keyed = child("c1");
+        keyed.location_key = Some("url:https://example.com/a.yaml".into());
+        let d = prepare(ProcessedEntity {
+            claimed: claimed(entity.clone()),
+            output: out(
+                vec![rel("group:default/x"), rel("group:default/y")],
+                vec![keyed, child("c2")],
+            ),
+        });
+        assert_ne!(a.hasher.clone().finalize(), d.hasher.finalize());
         assert_eq!(a.refresh_keys, vec!["a", "b"]);
         let processed: Value = serde_json::from_str(a.processed_json.as_deref().unwrap()).unwrap();
         assert_eq!(processed["metadata"]["uid"], "id-1");
