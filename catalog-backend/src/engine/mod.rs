@@ -3,9 +3,9 @@
 //! [`CatalogEngine::spawn`] starts, as tokio tasks until its cancellation token fires:
 //!
 //! * `processing_workers` processing loops: each claims a batch of due entities (a lease of
-//!   a random `[P, 1.5·P]`), processes the batch concurrently (one task per entity, so
-//!   parsing and validation use every core), and writes the whole batch's results in one
-//!   transaction;
+//!   a random `[P, 1.5·P]`), processes the batch concurrently (one task per entity, which
+//!   also serializes and hashes its result, so the work uses every core), and writes the
+//!   results as they complete, in transactions of bounded size;
 //! * `stitch_workers` stitch loops: each claims a batch of stitch requests, builds the final
 //!   entities and writes them with their change-feed positions;
 //! * the orphan cleanup every `orphan_cleanup_interval` when the strategy is `delete`.
