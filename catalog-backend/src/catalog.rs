@@ -348,7 +348,7 @@ async fn sync_once(
         let after = seq.load(Ordering::Acquire);
         let started = std::time::Instant::now();
         let changes = store.changes_since(after, FEED_PAGE).await?;
-        let read_ms = started.elapsed().as_millis() as u64;
+        let read_ms = crate::storage::duration_ms(started.elapsed());
         let Some(last) = changes.last() else {
             return Ok(total);
         };
@@ -357,7 +357,7 @@ async fn sync_once(
         tracing::debug!(
             count = changes.len(),
             read_ms,
-            total_ms = started.elapsed().as_millis() as u64,
+            total_ms = crate::storage::duration_ms(started.elapsed()),
             "applied feed changes to the index"
         );
         seq.store(last_seq, Ordering::Release);

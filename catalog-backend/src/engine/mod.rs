@@ -214,7 +214,7 @@ impl CatalogEngine {
         let count = claimed.len();
         tracing::debug!(
             count,
-            claim_ms = started.elapsed().as_millis() as u64,
+            claim_ms = crate::storage::duration_ms(started.elapsed()),
             "claimed entities for processing"
         );
         let permits = Arc::new(tokio::sync::Semaphore::new(
@@ -282,8 +282,8 @@ impl CatalogEngine {
             let result = self.store.write_prepared_results(batch).await;
             tracing::debug!(
                 count = ids.len(),
-                since_claim_ms = started.elapsed().as_millis() as u64,
-                write_ms = write_started.elapsed().as_millis() as u64,
+                since_claim_ms = crate::storage::duration_ms(started.elapsed()),
+                write_ms = crate::storage::duration_ms(write_started.elapsed()),
                 "wrote processing results"
             );
             if let Err(error) = result {

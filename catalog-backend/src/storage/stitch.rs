@@ -296,7 +296,7 @@ impl CatalogStore {
             return Ok(report);
         }
         let refs: Vec<String> = claimed.into_iter().map(|(r,)| r).collect();
-        let claim_ms = started.elapsed().as_millis() as u64;
+        let claim_ms = duration_ms(started.elapsed());
 
         // Read everything the batch needs.
         let mut tx = self.begin_read().await?;
@@ -333,7 +333,7 @@ impl CatalogStore {
         .await;
         tx.rollback().await;
         let (rows, incoming, relations) = read?;
-        let read_ms = started.elapsed().as_millis() as u64;
+        let read_ms = duration_ms(started.elapsed());
 
         // Build.
         let mut changed: Vec<(String, String, String, String)> = Vec::new(); // id, ref, hash, json
@@ -370,7 +370,7 @@ impl CatalogStore {
         }
         report.abandoned += refs.len() - rows.len();
         drop(rows);
-        let build_ms = started.elapsed().as_millis() as u64;
+        let build_ms = duration_ms(started.elapsed());
 
         // Write: complete the requests whose ticket is unchanged, write those entities.
         let (written, requeued) =
@@ -480,7 +480,7 @@ impl CatalogStore {
             claim_ms,
             read_ms,
             build_ms,
-            total_ms = started.elapsed().as_millis() as u64,
+            total_ms = duration_ms(started.elapsed()),
             "stitched a batch"
         );
         if written > 0 {
