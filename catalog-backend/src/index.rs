@@ -33,17 +33,62 @@ use serde_json::Value;
 use crate::model::FinalEntityChange;
 use crate::query::{Cursor, FullTextFilter, OrderDirection, OrderField, Predicate};
 use crate::search::{SearchRow, flatten};
-use table::{Arena, BitSet, IdTable, NONE, Postings, saturate};
+use table::{Arena, BitSet, DocStore, IdTable, NONE, Postings, saturate};
 
-/// A final entity as the index holds it.
-#[derive(Debug)]
+/// A final entity as the index holds it: a cheap handle (cloning shares the buffer) on its
+/// uid, canonical ref and stored JSON text.
+#[derive(Debug, Clone)]
 pub struct IndexedEntity {
+    /// The uid, the ref and the JSON text, back to back, in a slice of a shared block.
+    data: Bytes,
+    uid_len: u32,
+    ref_len: u32,
+}
+
+impl IndexedEntity {
+    fn part(&self, range: std::ops::Range<usize>) -> &str {
+        // The parts were stored from `&str`s, so they are valid UTF-8.
+        self.data
+            .get(range)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+    }
+
+    fn uid_bytes(&self) -> &[u8] {
+        self.data.get(..self.uid_len as usize).unwrap_or(&[])
+    }
+
+    fn ref_bytes(&self) -> &[u8] {
+        let start = self.uid_len as usize;
+        self.data
+            .get(start..start + self.ref_len as usize)
+            .unwrap_or(&[])
+    }
+
+    fn json_start(&self) -> usize {
+        self.uid_len as usize + self.ref_len as usize
+    }
+
     /// `metadata.uid`.
-    pub uid: String,
-    /// Canonical ref.
-    pub entity_ref: String,
+    pub fn uid(&self) -> &str {
+        self.part(0..self.uid_len as usize)
+    }
+
+    /// The canonical ref.
+    pub fn entity_ref(&self) -> &str {
+        let start = self.uid_len as usize;
+        self.part(start..start + self.ref_len as usize)
+    }
+
     /// The stored JSON text, served verbatim when no projection is asked for.
-    pub json: bytes::Bytes,
+    pub fn json(&self) -> &[u8] {
+        self.data.get(self.json_start()..).unwrap_or(&[])
+    }
+
+    /// The stored JSON text as a shared buffer (no copy), for response bodies.
+    pub fn json_bytes(&self) -> Bytes {
+        self.data.slice(self.json_start()..)
+    }
 }
 
 /// The index of final entities. `Send + Sync`; share it in an `Arc`.
@@ -70,7 +115,7 @@ pub struct QueryRequest {
 #[derive(Debug, Clone)]
 pub struct QueryPage {
     /// The entities of the page, in order.
-    pub items: Vec<Arc<IndexedEntity>>,
+    pub items: Vec<IndexedEntity>,
     /// Entities matching the query (0 with `totalItems=exclude`).
     pub total_items: u64,
     /// The cursor of the next page, if more rows follow.
@@ -99,6 +144,9 @@ pub struct IndexStats {
     pub entries: usize,
     /// Bytes of stored entity JSON.
     pub json_bytes: usize,
+    /// Bytes held by the blocks that store the entities' uids, refs and JSON, including
+    /// bytes of replaced entities not yet compacted away.
+    pub document_bytes: usize,
     /// Approximate heap bytes of the search structures (excluding the JSON).
     pub search_bytes: usize,
 }
@@ -107,7 +155,9 @@ const NULL_ROW: u32 = 0x8000_0000;
 
 #[derive(Debug)]
 struct SlotData {
-    entity: Arc<IndexedEntity>,
+    entity: IndexedEntity,
+    /// The [`DocStore`] block holding the entity's data.
+    block: u32,
     /// Entry ids, or `NULL_ROW | key id` for a null row of that key.
     rows: Box<[u32]>,
 }
@@ -170,19 +220,20 @@ struct Inner {
     entry_data: Vec<Entry>,
     free_entries: Vec<u32>,
     arena: Arena,
+    docs: DocStore,
     postings: Postings,
     caches: Caches,
 }
 
-enum Prepared {
+enum Prepared<'a> {
     Upsert {
-        uid: String,
-        entity_ref: String,
-        json: Bytes,
+        uid: &'a str,
+        entity_ref: &'a str,
+        json: &'a str,
         rows: Vec<SearchRow>,
     },
     Delete {
-        uid: String,
+        uid: &'a str,
     },
     Skip,
 }
@@ -217,7 +268,7 @@ impl EntityIndex {
                     rows,
                 } => inner.upsert(uid, entity_ref, json, &rows),
                 Prepared::Delete { uid } => {
-                    if let Some(slot) = inner.slot_by_uid(&uid) {
+                    if let Some(slot) = inner.slot_by_uid(uid) {
                         inner.remove_slot(slot);
                     }
                 }
@@ -227,11 +278,14 @@ impl EntityIndex {
         if inner.arena.should_compact() {
             inner.compact_arena();
         }
+        if inner.docs.should_compact() {
+            inner.compact_docs();
+        }
         inner.caches = Caches::default();
     }
 
     /// The entity with this canonical ref (exact match).
-    pub fn get_by_ref(&self, entity_ref: &str) -> Option<Arc<IndexedEntity>> {
+    pub fn get_by_ref(&self, entity_ref: &str) -> Option<IndexedEntity> {
         let inner = self.read();
         inner
             .slot_by_ref(entity_ref)
@@ -239,7 +293,7 @@ impl EntityIndex {
     }
 
     /// The entity whose `metadata.uid` equals `uid` case-insensitively (spec 3.5).
-    pub fn get_by_uid(&self, uid: &str) -> Option<Arc<IndexedEntity>> {
+    pub fn get_by_uid(&self, uid: &str) -> Option<IndexedEntity> {
         let inner = self.read();
         if let Some(slot) = inner.slot_by_uid(uid) {
             return inner.entity(slot);
@@ -277,6 +331,7 @@ impl EntityIndex {
             keys: inner.keys.len(),
             entries: inner.entries.len(),
             json_bytes: inner.json_bytes,
+            document_bytes: inner.docs.heap_bytes(),
             search_bytes: inner.search_bytes(),
         }
     }
@@ -295,7 +350,7 @@ impl EntityIndex {
         &self,
         refs: &[S],
         filter: Option<&Predicate>,
-    ) -> Vec<Option<Arc<IndexedEntity>>> {
+    ) -> Vec<Option<IndexedEntity>> {
         let inner = self.read();
         let allowed = filter.map(|f| inner.eval(f));
         refs.iter()
@@ -316,7 +371,7 @@ impl EntityIndex {
         &self,
         filter: Option<&Predicate>,
         order: Option<&OrderField>,
-    ) -> Vec<Arc<IndexedEntity>> {
+    ) -> Vec<IndexedEntity> {
         let inner = self.read();
         let candidates = inner.candidates(filter, None, order);
         let mut out = Vec::new();
@@ -338,7 +393,7 @@ impl EntityIndex {
         order: &[OrderField],
         offset: usize,
         limit: Option<usize>,
-    ) -> (Vec<Arc<IndexedEntity>>, bool) {
+    ) -> (Vec<IndexedEntity>, bool) {
         let inner = self.read();
         let candidates = match filter {
             Some(f) => inner.eval(f),
@@ -384,7 +439,7 @@ impl EntityIndex {
             });
             slots.into_iter().skip(offset).take(take).collect()
         };
-        let mut items: Vec<Arc<IndexedEntity>> =
+        let mut items: Vec<IndexedEntity> =
             slots.into_iter().filter_map(|s| inner.entity(s)).collect();
         let more = limit.is_some_and(|l| items.len() > l);
         if let Some(l) = limit {
@@ -450,7 +505,7 @@ impl EntityIndex {
         rows.truncate(limit);
 
         let sort_values = |row: &(u32, u32)| -> Vec<Option<String>> {
-            let uid = inner.entity(row.1).map(|e| e.uid.clone());
+            let uid = inner.entity(row.1).map(|e| e.uid().to_owned());
             if sort.is_some() {
                 vec![Some(inner.entry_value(row.0).to_owned()), uid]
             } else {
@@ -544,11 +599,9 @@ impl EntityIndex {
     }
 }
 
-fn prepare(change: &FinalEntityChange) -> Prepared {
+fn prepare(change: &FinalEntityChange) -> Prepared<'_> {
     let Some(text) = &change.json else {
-        return Prepared::Delete {
-            uid: change.uid.clone(),
-        };
+        return Prepared::Delete { uid: &change.uid };
     };
     let value: Value = match serde_json::from_str(text) {
         Ok(value) => value,
@@ -559,9 +612,9 @@ fn prepare(change: &FinalEntityChange) -> Prepared {
     };
     match flatten(&value) {
         Ok(rows) => Prepared::Upsert {
-            uid: change.uid.clone(),
-            entity_ref: change.entity_ref.clone(),
-            json: Bytes::copy_from_slice(text.as_bytes()),
+            uid: &change.uid,
+            entity_ref: &change.entity_ref,
+            json: text,
             rows,
         },
         Err(error) => {
@@ -572,36 +625,40 @@ fn prepare(change: &FinalEntityChange) -> Prepared {
 }
 
 impl Inner {
-    fn entity(&self, slot: u32) -> Option<Arc<IndexedEntity>> {
+    fn entity(&self, slot: u32) -> Option<IndexedEntity> {
         self.slots
             .get(slot as usize)?
             .as_ref()
-            .map(|s| Arc::clone(&s.entity))
+            .map(|s| s.entity.clone())
     }
 
-    fn entity_ref_of(&self, slot: u32) -> &str {
+    /// The slot's canonical ref, as bytes (compared and sorted bytewise).
+    fn entity_ref_of(&self, slot: u32) -> &[u8] {
         self.slots
             .get(slot as usize)
             .and_then(Option::as_ref)
-            .map_or("", |s| s.entity.entity_ref.as_str())
+            .map_or(&[], |s| s.entity.ref_bytes())
     }
 
-    fn uid_of(&self, slot: u32) -> &str {
+    /// The slot's uid, as bytes (compared and sorted bytewise).
+    fn uid_of(&self, slot: u32) -> &[u8] {
         self.slots
             .get(slot as usize)
             .and_then(Option::as_ref)
-            .map_or("", |s| s.entity.uid.as_str())
+            .map_or(&[], |s| s.entity.uid_bytes())
     }
 
     fn slot_by_ref(&self, entity_ref: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(entity_ref);
-        self.by_ref
-            .find(hash, |slot| self.entity_ref_of(slot) == entity_ref)
+        self.by_ref.find(hash, |slot| {
+            self.entity_ref_of(slot) == entity_ref.as_bytes()
+        })
     }
 
     fn slot_by_uid(&self, uid: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(uid);
-        self.by_uid.find(hash, |slot| self.uid_of(slot) == uid)
+        self.by_uid
+            .find(hash, |slot| self.uid_of(slot) == uid.as_bytes())
     }
 
     fn key_name(&self, key: u32) -> &str {
@@ -661,21 +718,18 @@ impl Inner {
                 .slots
                 .iter()
                 .flatten()
-                .map(|s| {
-                    s.rows.len() * 4 + s.entity.uid.capacity() + s.entity.entity_ref.capacity() + 96
-                })
+                .map(|s| s.rows.len() * 4 + s.entity.json_start())
                 .sum::<usize>()
     }
 
     // ---- writes ----
 
-    fn upsert(&mut self, uid: String, entity_ref: String, json: Bytes, rows: &[SearchRow]) {
-        if let Some(slot) = self.slot_by_uid(&uid) {
-            self.remove_slot(slot);
-        }
-        if let Some(slot) = self.slot_by_ref(&entity_ref) {
-            self.remove_slot(slot);
-        }
+    fn upsert(&mut self, uid: &str, entity_ref: &str, json: &str, rows: &[SearchRow]) {
+        // The previous version (same uid, or same ref) is removed only after the new one's
+        // rows are in, so the entries both versions share keep their postings and strings
+        // instead of being freed and interned again (which left their old strings behind as
+        // arena garbage on every update).
+        let previous = [self.slot_by_uid(uid), self.slot_by_ref(entity_ref)];
         let slot = match self.free_slots.pop() {
             Some(slot) => slot,
             None => {
@@ -702,16 +756,23 @@ impl Inner {
                 }
             }
         }
+        for old in previous.into_iter().flatten() {
+            self.remove_slot(old);
+        }
         self.json_bytes += json.len();
-        let entity = Arc::new(IndexedEntity {
-            uid,
-            entity_ref,
-            json,
-        });
-        let ref_hash = self.hasher.hash_one(entity.entity_ref.as_str());
-        let uid_hash = self.hasher.hash_one(entity.uid.as_str());
+        let (data, block) =
+            self.docs
+                .push(&[uid.as_bytes(), entity_ref.as_bytes(), json.as_bytes()]);
+        let entity = IndexedEntity {
+            data,
+            uid_len: saturate(uid.len()),
+            ref_len: saturate(entity_ref.len()),
+        };
+        let ref_hash = self.hasher.hash_one(entity_ref);
+        let uid_hash = self.hasher.hash_one(uid);
         self.slots[slot as usize] = Some(SlotData {
             entity,
+            block,
             rows: row_ids.into_boxed_slice(),
         });
         self.by_ref.insert(ref_hash, slot);
@@ -725,8 +786,8 @@ impl Inner {
         let Some(data) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
             return;
         };
-        let ref_hash = self.hasher.hash_one(data.entity.entity_ref.as_str());
-        let uid_hash = self.hasher.hash_one(data.entity.uid.as_str());
+        let ref_hash = self.hasher.hash_one(data.entity.entity_ref());
+        let uid_hash = self.hasher.hash_one(data.entity.uid());
         self.by_ref.remove(ref_hash, slot);
         self.by_uid.remove(uid_hash, slot);
         for &row in data.rows.iter() {
@@ -745,7 +806,8 @@ impl Inner {
                 }
             }
         }
-        self.json_bytes -= data.entity.json.len();
+        self.json_bytes -= data.entity.json().len();
+        self.docs.remove(data.block, data.entity.data.len());
         self.live.remove(slot);
         self.free_slots.push(slot);
         self.count -= 1;
@@ -888,6 +950,24 @@ impl Inner {
             };
         }
         self.arena = arena;
+    }
+
+    /// Copies the documents of sparse blocks into new ones, so the old blocks are freed once
+    /// readers drop their handles.
+    fn compact_docs(&mut self) {
+        let sparse = self.docs.sparse_blocks();
+        if !sparse.contains(&true) {
+            return;
+        }
+        for slot in self.slots.iter_mut().flatten() {
+            if !sparse.get(slot.block as usize).copied().unwrap_or(false) {
+                continue;
+            }
+            let (data, block) = self.docs.push(&[slot.entity.data.as_ref()]);
+            self.docs.remove(slot.block, slot.entity.data.len());
+            slot.entity.data = data;
+            slot.block = block;
+        }
     }
 
     // ---- reads ----
@@ -1070,7 +1150,7 @@ impl Inner {
                     self.entry_value(row.0)
                         .as_bytes()
                         .cmp(value.as_bytes())
-                        .then_with(|| self.uid_of(row.1).cmp(uid.as_str()))
+                        .then_with(|| self.uid_of(row.1).cmp(uid.as_bytes()))
                 };
                 walk_rows(
                     &sorted.rows,
@@ -1082,8 +1162,9 @@ impl Inner {
             }
             None => {
                 let order = self.uid_order();
-                let compare =
-                    |slot: &u32, (_, uid): &(String, String)| self.uid_of(*slot).cmp(uid.as_str());
+                let compare = |slot: &u32, (_, uid): &(String, String)| {
+                    self.uid_of(*slot).cmp(uid.as_bytes())
+                };
                 walk_rows(&order, backwards, position, compare, |slot| {
                     !candidates.contains(*slot) || f(*slot, NONE)
                 });

@@ -218,7 +218,7 @@ async fn get_entities_streams_stored_json_verbatim() {
     assert_eq!(reply.names().len(), 20);
     // The bytes of each entity are the stored text.
     let stored = app.index.get_by_ref("component:default/comp-03").unwrap();
-    let needle = std::str::from_utf8(&stored.json).unwrap();
+    let needle = std::str::from_utf8(stored.json()).unwrap();
     assert!(String::from_utf8_lossy(&reply.bytes).contains(needle));
 
     // Unknown parameters are ignored; several filters are OR-ed.
@@ -580,7 +580,7 @@ async fn by_refs_preserves_order_and_nulls() {
     let stored = app.index.get_by_ref("api:default/api-01").unwrap();
     assert_eq!(
         reply.bytes,
-        [b"{\"items\":[".as_slice(), &stored.json, b"]}"].concat()
+        [b"{\"items\":[".as_slice(), stored.json(), b"]}"].concat()
     );
     let reply = post(&app, "/entities/by-refs", json!({"entityRefs": []})).await;
     assert_eq!(reply.json(), json!({"items": []}));
@@ -613,7 +613,7 @@ async fn single_entity_lookups() {
         app.index
             .get_by_ref("component:default/comp-05")
             .unwrap()
-            .json
+            .json()
             .to_vec()
     );
     get(&app, "/entities/by-name/Component/default/nope")

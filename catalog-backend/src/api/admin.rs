@@ -86,7 +86,7 @@ async fn ancestry(
         }
         first = false;
         out.extend_from_slice(b"{\"entity\":");
-        out.extend_from_slice(&entity.json);
+        out.extend_from_slice(entity.json());
         out.extend_from_slice(b",\"parentEntityRefs\":");
         out.extend_from_slice(&serde_json::to_vec(&parents).unwrap_or_default());
         out.push(b'}');

@@ -163,8 +163,8 @@ fn value_response(value: &Value) -> Response {
 /// Appends one entity (verbatim, or projected) to `out`.
 fn write_entity(entity: &IndexedEntity, fields: Option<&FieldSet>, out: &mut Vec<u8>) {
     match fields {
-        Some(fields) => fields.project_into(&entity.json, out),
-        None => out.extend_from_slice(&entity.json),
+        Some(fields) => fields.project_into(entity.json(), out),
+        None => out.extend_from_slice(entity.json()),
     }
 }
 
@@ -190,7 +190,7 @@ fn write_entity_array<'a>(
 /// Chunks of a JSON array of entities, produced lazily so a large response never exists
 /// in memory at once.
 struct ArrayChunks {
-    items: Vec<Arc<IndexedEntity>>,
+    items: Vec<IndexedEntity>,
     fields: Option<FieldSet>,
     position: usize,
     done: bool,
@@ -223,18 +223,14 @@ impl Iterator for ArrayChunks {
 }
 
 /// A JSON array response: one piece when small, streamed in chunks otherwise.
-fn entity_array_response(items: Vec<Arc<IndexedEntity>>, fields: Option<FieldSet>) -> Response {
+fn entity_array_response(items: Vec<IndexedEntity>, fields: Option<FieldSet>) -> Response {
     let estimate: usize = match &fields {
         Some(_) => items.len() * 64,
-        None => items.iter().map(|e| e.json.len() + 1).sum(),
+        None => items.iter().map(|e| e.json().len() + 1).sum(),
     };
     if estimate <= CHUNK_BYTES {
         let mut out = Vec::with_capacity(estimate + 2);
-        write_entity_array(
-            items.iter().map(|e| Some(e.as_ref())),
-            fields.as_ref(),
-            &mut out,
-        );
+        write_entity_array(items.iter().map(Some), fields.as_ref(), &mut out);
         return json_body(out);
     }
     let chunks = ArrayChunks {
@@ -346,13 +342,9 @@ fn query_response(
 ) -> Response {
     let page = index.query(request);
     let mut out =
-        Vec::with_capacity(page.items.iter().map(|e| e.json.len() + 1).sum::<usize>() + 256);
+        Vec::with_capacity(page.items.iter().map(|e| e.json().len() + 1).sum::<usize>() + 256);
     out.extend_from_slice(b"{\"items\":");
-    write_entity_array(
-        page.items.iter().map(|e| Some(e.as_ref())),
-        fields,
-        &mut out,
-    );
+    write_entity_array(page.items.iter().map(Some), fields, &mut out);
     out.extend_from_slice(format!(",\"totalItems\":{},\"pageInfo\":", page.total_items).as_bytes());
     let mut info = Map::new();
     if let Some(next) = &page.next_cursor {
@@ -589,16 +581,12 @@ async fn post_entities_by_refs(
         items
             .iter()
             .flatten()
-            .map(|e| e.json.len() + 1)
+            .map(|e| e.json().len() + 1)
             .sum::<usize>()
             + 16,
     );
     out.extend_from_slice(b"{\"items\":");
-    write_entity_array(
-        items.iter().map(|e| e.as_deref()),
-        fields.as_ref(),
-        &mut out,
-    );
+    write_entity_array(items.iter().map(Option::as_ref), fields.as_ref(), &mut out);
     out.push(b'}');
     Ok(json_body(out))
 }
@@ -607,7 +595,7 @@ async fn post_entities_by_refs(
 
 async fn get_entity_by_uid(State(ctx): Ctx, Path(uid): Path<String>) -> Result<Response, ApiError> {
     match ctx.index.get_by_uid(&uid) {
-        Some(entity) => Ok(json_body(entity.json.clone())),
+        Some(entity) => Ok(json_body(entity.json_bytes())),
         None => Err(ApiError::not_found(format!("No entity with uid {uid}"))),
     }
 }
@@ -618,7 +606,7 @@ async fn get_entity_by_name(
 ) -> Result<Response, ApiError> {
     let entity_ref = format!("{kind}:{namespace}/{name}").to_lowercase();
     match ctx.index.get_by_ref(&entity_ref) {
-        Some(entity) => Ok(json_body(entity.json.clone())),
+        Some(entity) => Ok(json_body(entity.json_bytes())),
         None => Err(ApiError::not_found(format!(
             "No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
         ))),

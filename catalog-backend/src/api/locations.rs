@@ -301,7 +301,7 @@ async fn by_entity(
             "found no entity for ref {entity_ref}"
         )));
     };
-    let parsed: Value = serde_json::from_slice(&entity.json)
+    let parsed: Value = serde_json::from_slice(entity.json())
         .map_err(|e| ApiError::internal(format!("stored entity {entity_ref} is not JSON: {e}")))?;
     let origin = parsed
         .pointer("/metadata/annotations")

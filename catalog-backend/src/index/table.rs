@@ -1,9 +1,11 @@
-//! Compact building blocks of the index: an open-addressing id table, a string arena, posting
-//! lists over dense `u32` slots and a bit set.
+//! Compact building blocks of the index: an open-addressing id table, a string arena, a
+//! block store for entity documents, posting lists over dense `u32` slots and a bit set.
 //!
 //! They exist to keep the index small: a value that occurs once costs a 32-byte entry, about
 //! 12 bytes of table and its characters, instead of a boxed string, a hash map entry and a
 //! vector.
+
+use bytes::{Bytes, BytesMut};
 
 /// "No id" marker in linked lists and handles.
 pub(super) const NONE: u32 = u32::MAX;
@@ -186,6 +188,123 @@ impl Arena {
     /// Heap bytes held.
     pub(super) fn heap_bytes(&self) -> usize {
         self.blocks.iter().map(Vec::capacity).sum()
+    }
+}
+
+/// Entity documents packed into shared blocks of [`DOC_BLOCK`] bytes: each stored value is
+/// a [`Bytes`] slice of a block, so an entity costs no allocation of its own and the
+/// documents, the bulk of the index, stay out of the allocator's small size classes, where
+/// they would be interleaved with short-lived allocations and pin their pages. A block is
+/// freed when no slice of it is left, in the index or with a reader.
+///
+/// Replacing documents leaves dead bytes in older blocks; once they exceed an eighth of the
+/// bytes held (and [`DOC_BLOCK`]), [`DocStore::should_compact`] says so and the owner copies
+/// the live documents of blocks with more than an eighth dead into new blocks
+/// ([`DocStore::sparse_blocks`]). Every copy reclaims at least a seventh of its size, and
+/// dead bytes stay near an eighth of the documents (the looser thresholds first tried let
+/// them eat what the blocks save over one allocation per document).
+#[derive(Debug, Default)]
+pub(super) struct DocStore {
+    current: BytesMut,
+    current_id: u32,
+    blocks: Vec<DocBlock>,
+    free_ids: Vec<u32>,
+    /// Bytes written into blocks that are still tracked.
+    written: usize,
+    /// Bytes of those referenced by stored documents.
+    live: usize,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct DocBlock {
+    written: usize,
+    live: usize,
+    tracked: bool,
+}
+
+/// Bytes per document block; a document over a quarter of this gets a buffer of its own.
+pub(super) const DOC_BLOCK: usize = 256 * 1024;
+
+/// Block id of a document stored in a buffer of its own.
+pub(super) const OWN_BUFFER: u32 = u32::MAX;
+
+impl DocStore {
+    /// Stores the concatenation of `parts`; returns it and its block id.
+    pub(super) fn push(&mut self, parts: &[&[u8]]) -> (Bytes, u32) {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len > DOC_BLOCK / 4 {
+            return (Bytes::from(parts.concat()), OWN_BUFFER);
+        }
+        if self.blocks.is_empty() || self.current.capacity() - self.current.len() < len {
+            if let Some(old) = self.blocks.get_mut(self.current_id as usize)
+                && old.tracked
+                && old.live == 0
+            {
+                // Every document of the block being left was removed already.
+                self.written = self.written.saturating_sub(old.written);
+                *old = DocBlock::default();
+                self.free_ids.push(self.current_id);
+            }
+            self.current = BytesMut::with_capacity(DOC_BLOCK);
+            let block = DocBlock {
+                tracked: true,
+                ..DocBlock::default()
+            };
+            self.current_id = match self.free_ids.pop() {
+                Some(id) => {
+                    self.blocks[id as usize] = block;
+                    id
+                }
+                None => {
+                    self.blocks.push(block);
+                    saturate(self.blocks.len() - 1)
+                }
+            };
+        }
+        for part in parts {
+            self.current.extend_from_slice(part);
+        }
+        let block = &mut self.blocks[self.current_id as usize];
+        block.written += len;
+        block.live += len;
+        self.written += len;
+        self.live += len;
+        (self.current.split().freeze(), self.current_id)
+    }
+
+    /// Forgets a stored document of `len` bytes in block `id`.
+    pub(super) fn remove(&mut self, id: u32, len: usize) {
+        let Some(block) = self.blocks.get_mut(id as usize).filter(|b| b.tracked) else {
+            return;
+        };
+        block.live = block.live.saturating_sub(len);
+        self.live = self.live.saturating_sub(len);
+        if block.live == 0 && id != self.current_id {
+            self.written = self.written.saturating_sub(block.written);
+            *block = DocBlock::default();
+            self.free_ids.push(id);
+        }
+    }
+
+    pub(super) fn should_compact(&self) -> bool {
+        let dead = self.written - self.live;
+        dead >= DOC_BLOCK && dead * 8 > self.written
+    }
+
+    /// Blocks (other than the one being filled) with more than an eighth of what was written
+    /// to them dead, as a lookup table by block id.
+    pub(super) fn sparse_blocks(&self) -> Vec<bool> {
+        self.blocks
+            .iter()
+            .enumerate()
+            .map(|(id, b)| b.tracked && id as u32 != self.current_id && b.live * 8 < b.written * 7)
+            .collect()
+    }
+
+    /// Bytes held in tracked blocks (written, live or not, plus the unused tail of the block
+    /// being filled).
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.written + self.current.capacity()
     }
 }
 
@@ -372,6 +491,55 @@ mod tests {
         assert_eq!(arena.get(d.0, d.1), "après");
         assert_eq!(d.0 as usize, 3 * ARENA_BLOCK);
         assert_eq!(arena.get(u32::MAX, 3), "");
+    }
+
+    #[test]
+    fn doc_store_packs_documents_and_tracks_dead_bytes() {
+        let mut docs = DocStore::default();
+        let doc = vec![b'x'; 1000];
+        let mut stored = Vec::new();
+        for i in 0..600u32 {
+            let tag = i.to_string();
+            let (bytes, block) = docs.push(&[tag.as_bytes(), &doc]);
+            assert_eq!(&bytes[..tag.len()], tag.as_bytes());
+            assert_eq!(bytes.len(), tag.len() + doc.len());
+            stored.push((bytes, block));
+        }
+        // ~600 KB in 256 KiB blocks: three blocks, documents never straddle them.
+        let blocks: std::collections::BTreeSet<u32> = stored.iter().map(|(_, b)| *b).collect();
+        assert_eq!(blocks.len(), 3);
+        assert!(!docs.should_compact());
+
+        // Dropping most documents of the first two blocks makes them sparse.
+        let mut kept = Vec::new();
+        for (i, (bytes, block)) in stored.into_iter().enumerate() {
+            if block != 2 && i % 5 != 0 {
+                docs.remove(block, bytes.len());
+            } else {
+                kept.push((bytes, block));
+            }
+        }
+        assert!(docs.should_compact());
+        let sparse = docs.sparse_blocks();
+        assert_eq!(sparse, vec![true, true, false]);
+
+        // Moving the survivors out frees the sparse blocks' ids for reuse.
+        for (bytes, block) in kept.iter_mut().filter(|(_, b)| *b != 2) {
+            let (moved, new_block) = docs.push(&[bytes.as_ref()]);
+            docs.remove(*block, bytes.len());
+            assert_eq!(moved, *bytes);
+            (*bytes, *block) = (moved, new_block);
+        }
+        assert!(!docs.should_compact());
+        assert_eq!(docs.live, kept.iter().map(|(b, _)| b.len()).sum::<usize>());
+
+        // A document over a quarter block gets a buffer of its own, outside the accounting.
+        let big = vec![b'y'; DOC_BLOCK / 2];
+        let live = docs.live;
+        let (bytes, block) = docs.push(&[&big]);
+        assert_eq!((bytes.len(), block), (big.len(), OWN_BUFFER));
+        docs.remove(block, bytes.len());
+        assert_eq!(docs.live, live);
     }
 
     #[test]

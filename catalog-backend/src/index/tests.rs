@@ -44,11 +44,11 @@ fn filter(s: &str) -> Predicate {
     parse_filter_params(&[s]).unwrap().unwrap()
 }
 
-fn names(items: &[Arc<IndexedEntity>]) -> Vec<String> {
+fn names(items: &[IndexedEntity]) -> Vec<String> {
     items
         .iter()
         .map(|e| {
-            e.entity_ref
+            e.entity_ref()
                 .rsplit('/')
                 .next()
                 .unwrap_or_default()
@@ -95,12 +95,12 @@ fn apply_lookup_replace_and_delete() {
     assert_eq!(index.len(), 5);
     assert!(!index.is_empty());
     assert_eq!(
-        index.get_by_ref("component:default/beta").unwrap().uid,
+        index.get_by_ref("component:default/beta").unwrap().uid(),
         "u1"
     );
     assert!(index.get_by_ref("Component:default/beta").is_none());
     assert_eq!(
-        index.get_by_uid("U1").unwrap().entity_ref,
+        index.get_by_uid("U1").unwrap().entity_ref(),
         "component:default/beta"
     );
 
@@ -120,7 +120,7 @@ fn apply_lookup_replace_and_delete() {
     assert_eq!(index.len(), 5);
     assert!(index.get_by_uid("u1").is_none());
     assert_eq!(
-        index.get_by_ref("component:default/beta").unwrap().uid,
+        index.get_by_ref("component:default/beta").unwrap().uid(),
         "u9"
     );
 
@@ -512,4 +512,47 @@ fn churn_keeps_structures_consistent() {
         (stats.entities, stats.keys, stats.entries, stats.json_bytes),
         (0, 0, 0, 0)
     );
+}
+
+#[test]
+fn replaced_documents_are_compacted_and_stay_intact() {
+    let index = EntityIndex::new();
+    let long = "d".repeat(1500);
+    let batch = |version: u32| -> Vec<FinalEntityChange> {
+        (0..400)
+            .map(|i| {
+                entity(
+                    "Component",
+                    &format!("c{i}"),
+                    &format!("u{i}"),
+                    json!({"type": "service", "version": version, "description": long}),
+                )
+            })
+            .collect()
+    };
+    index.apply(&batch(0));
+    let first = index.stats().document_bytes;
+    // Every update leaves the previous versions' bytes dead; compaction keeps the blocks
+    // from growing without bound.
+    for version in 1..20 {
+        index.apply(&batch(version));
+    }
+    let stats = index.stats();
+    assert_eq!(stats.entities, 400);
+    assert!(
+        stats.document_bytes < first * 3,
+        "{} bytes held for {} live",
+        stats.document_bytes,
+        stats.json_bytes
+    );
+    for i in [0, 199, 399] {
+        let e = index
+            .get_by_ref(&format!("component:default/c{i}"))
+            .unwrap();
+        assert_eq!(e.uid(), format!("u{i}"));
+        assert_eq!(e.entity_ref(), format!("component:default/c{i}"));
+        let value: Value = serde_json::from_slice(e.json()).unwrap();
+        assert_eq!(value["spec"]["version"], 19);
+        assert_eq!(e.json_bytes(), e.json());
+    }
 }

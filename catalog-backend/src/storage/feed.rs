@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::error::Result;
 use crate::model::FinalEntityChange;
 
-use super::{CHUNK, CatalogStore, Column, Tx, duration_ms, now_ms, write_tx};
+use super::{CatalogStore, Column, Tx, byte_chunks, duration_ms, now_ms, write_tx};
 
 /// Takes `n` seq values; returns the first. Hold no other locks you have not taken yet:
 /// call this last in a transaction.
@@ -39,8 +39,8 @@ pub(crate) async fn write_tombstones(
         return Ok(());
     }
     let first = allocate_seq(store, tx, deleted.len()).await?;
-    for (c, chunk) in deleted.chunks(CHUNK).enumerate() {
-        let base = first + (c * CHUNK) as i64;
+    let mut base = first;
+    for chunk in byte_chunks(deleted, |(id, r)| id.len() + r.len()) {
         let mut sql = store.sql("writing tombstones");
         sql.push(
             "INSERT INTO final_entity_tombstones (seq, entity_id, entity_ref, deleted_at) \
@@ -66,6 +66,7 @@ pub(crate) async fn write_tombstones(
             ],
         );
         tx.execute(sql).await?;
+        base += chunk.len() as i64;
     }
     Ok(())
 }

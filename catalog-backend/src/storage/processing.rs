@@ -17,8 +17,8 @@ use super::provider::{
 };
 use super::stitch::mark_in_tx;
 use super::{
-    CHUNK, CatalogStore, Column, Dialect, Tx, byte_chunks, duration_ms, now_ms, sorted_unique,
-    write_tx,
+    CatalogStore, Column, Dialect, Tx, byte_chunks, duration_ms, now_ms, sorted_unique,
+    text_chunks, write_tx,
 };
 
 /// Processor cache entries survive this many failed runs (Backstage's `CACHE_TTL`).
@@ -332,7 +332,7 @@ impl CatalogStore {
     pub async fn release_claims(&self, entity_ids: &[String]) -> Result<()> {
         write_tx!(self, |tx| {
             let now = now_ms();
-            for chunk in entity_ids.chunks(CHUNK) {
+            for chunk in text_chunks(entity_ids) {
                 let mut sql = self.sql("releasing processing claims");
                 sql.push("UPDATE refresh_state SET next_update_at = ")
                     .bind_int(now)
@@ -418,7 +418,7 @@ async fn write_batch(
     }
     let parent_targets = sorted_unique(parent_targets);
     let mut parents: HashMap<String, Vec<String>> = HashMap::new();
-    for chunk in parent_targets.chunks(CHUNK) {
+    for chunk in text_chunks(&parent_targets) {
         let mut sql = store.sql("reading parents");
         sql.push(
             "SELECT target_entity_ref, source_entity_ref FROM refresh_state_references \
@@ -463,7 +463,7 @@ async fn write_batch(
     }
 
     // Failures: errors and hash only; the previous result stays.
-    for chunk in failed_rows.chunks(CHUNK) {
+    for chunk in byte_chunks(&failed_rows, |(p, errors)| p.id.len() + errors.len()) {
         let mut sql = store.sql("storing processing errors");
         sql.push(
             "UPDATE refresh_state SET errors = x_errors, result_hash = x_hash, \
@@ -574,7 +574,9 @@ async fn write_batch(
             p.cache.is_some() && !written_ids.contains(&p.id) && !failed_ids.contains(p.id.as_str())
         })
         .collect();
-    for chunk in caches.chunks(CHUNK) {
+    for chunk in byte_chunks(&caches, |p| {
+        p.id.len() + p.cache.as_ref().map_or(0, String::len)
+    }) {
         let mut sql = store.sql("storing processor caches");
         sql.push("UPDATE refresh_state SET cache = x_cache FROM ")
             .push_rows(
@@ -683,7 +685,7 @@ async fn write_batch(
             .map(|p| p.entity_ref.clone()),
     );
     let mut old_children: HashSet<String> = HashSet::new();
-    for chunk in parent_refs.chunks(CHUNK) {
+    for chunk in text_chunks(&parent_refs) {
         let mut sql = store.sql("replacing parent references");
         sql.push("DELETE FROM refresh_state_references WHERE ")
             .push_in("source_entity_ref", chunk)
@@ -692,7 +694,7 @@ async fn write_batch(
         old_children.extend(rows.into_iter().map(|(r,)| r));
     }
     let ok_child_refs: Vec<String> = sorted_unique(ok_children.iter().cloned());
-    for chunk in ok_child_refs.chunks(CHUNK) {
+    for chunk in text_chunks(&ok_child_refs) {
         let mut sql = store.sql("replacing child references");
         sql.push("DELETE FROM refresh_state_references WHERE ")
             .push_in("target_entity_ref", chunk);
@@ -703,7 +705,7 @@ async fn write_batch(
         .filter(|(_, c)| ok_children.contains(&c.entity_ref))
         .map(|(p, c)| (*p, c.entity_ref.as_str()))
         .collect();
-    for chunk in edges.chunks(CHUNK) {
+    for chunk in byte_chunks(&edges, |(a, b)| a.len() + b.len()) {
         let mut sql = store.sql("inserting parent references");
         sql.push(
             "INSERT INTO refresh_state_references (source_entity_ref, target_entity_ref) \
@@ -747,7 +749,7 @@ async fn write_batch(
         .collect();
     let mut old: HashMap<String, BTreeSet<RelationRow>> = HashMap::new();
     let mut old_keys: HashMap<String, BTreeSet<String>> = HashMap::new();
-    for chunk in ids.chunks(CHUNK) {
+    for chunk in text_chunks(&ids) {
         let mut sql = store.sql("reading relations and refresh keys");
         sql.push(
             "SELECT originating_entity_id, source_entity_ref, type, target_entity_ref \
@@ -799,13 +801,15 @@ async fn write_batch(
             inserts.extend(p.relations.iter().map(|r| (p.id.as_str(), r)));
         }
     }
-    for chunk in rewrite_ids.chunks(CHUNK) {
+    for chunk in text_chunks(&rewrite_ids) {
         let mut sql = store.sql("deleting stale relations");
         sql.push("DELETE FROM relations WHERE ")
             .push_in("originating_entity_id", chunk);
         tx.execute(sql).await?;
     }
-    for chunk in inserts.chunks(CHUNK) {
+    for chunk in byte_chunks(&inserts, |(id, r)| {
+        id.len() + r.source_ref.len() + r.relation_type.len() + r.target_ref.len()
+    }) {
         let mut sql = store.sql("inserting relations");
         sql.push(
             "INSERT INTO relations (originating_entity_id, source_entity_ref, type, \
@@ -855,7 +859,7 @@ async fn write_batch(
                 .map(|k| (p.id.as_str(), k.as_str())),
         );
     }
-    for chunk in stale_keys.chunks(CHUNK) {
+    for chunk in byte_chunks(&stale_keys, |(id, key)| id.len() + key.len()) {
         let mut sql = store.sql("deleting refresh keys");
         sql.push("DELETE FROM refresh_keys WHERE (entity_id, key) IN (SELECT x_id, x_key FROM ")
             .push_rows(
@@ -874,7 +878,7 @@ async fn write_batch(
             .push(")");
         tx.execute(sql).await?;
     }
-    for chunk in new_keys.chunks(CHUNK) {
+    for chunk in byte_chunks(&new_keys, |(id, key)| id.len() + key.len()) {
         let mut sql = store.sql("inserting refresh keys");
         sql.push("INSERT INTO refresh_keys (entity_id, key) SELECT x_id, x_key FROM ")
             .push_rows(

@@ -12,7 +12,8 @@ use super::entities::delete_rows;
 use super::feed::write_tombstones;
 use super::hash::{refresh_key, stable_hash};
 use super::{
-    CHUNK, CatalogStore, Column, EntityMutation, Tx, byte_chunks, now_ms, sorted_unique, write_tx,
+    CatalogStore, Column, EntityMutation, Tx, byte_chunks, now_ms, sorted_unique, text_chunks,
+    write_tx,
 };
 
 /// An entity ready to be written as an unprocessed row.
@@ -178,7 +179,7 @@ pub(crate) async fn location_keys(
     refs: &[String],
 ) -> Result<HashMap<String, Option<String>>> {
     let mut out = HashMap::with_capacity(refs.len());
-    for chunk in refs.chunks(CHUNK) {
+    for chunk in text_chunks(refs) {
         let mut sql = store.sql("reading location keys");
         sql.push("SELECT entity_ref, location_key FROM refresh_state WHERE ")
             .push_in("entity_ref", chunk);
@@ -212,7 +213,7 @@ pub(crate) async fn prune(
 ) -> Result<(Vec<(String, String)>, bool)> {
     let mut deleted = Vec::new();
     let mut stitched = false;
-    for chunk in refs.chunks(CHUNK) {
+    for chunk in text_chunks(refs) {
         let mut sql = store.sql("finding descendants to prune");
         sql.push(
             "WITH RECURSIVE descendants(entity_ref) AS ( \
@@ -248,7 +249,7 @@ pub(crate) async fn prune(
         );
         let doomed: Vec<(String,)> = tx.fetch(sql).await?;
         let doomed: Vec<String> = sorted_unique(doomed.into_iter().map(|(r,)| r));
-        for part in doomed.chunks(CHUNK) {
+        for part in text_chunks(&doomed) {
             let (rows, peers) = delete_rows(store, tx, part, now).await?;
             deleted.extend(rows);
             stitched |= peers;
@@ -343,7 +344,7 @@ impl CatalogStore {
             } else {
                 let refs: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
                 let mut existing: Vec<ExistingRow> = Vec::new();
-                for chunk in refs.chunks(CHUNK) {
+                for chunk in text_chunks(&refs) {
                     let mut sql = self.sql("reading existing entities");
                     sql.push(
                         "SELECT entity_ref, location_key, unprocessed_hash FROM refresh_state WHERE ",
@@ -398,7 +399,7 @@ impl CatalogStore {
                     insert_unprocessed(self, tx, &rest, now).await?
                 };
                 let ok: Vec<String> = sorted_unique(updated.iter().chain(inserted.iter()).cloned());
-                for chunk in ok.chunks(CHUNK) {
+                for chunk in text_chunks(&ok) {
                     let mut sql = self.sql("replacing references of upserted entities");
                     sql.push("DELETE FROM refresh_state_references WHERE ")
                         .push_in("target_entity_ref", chunk);
@@ -412,7 +413,7 @@ impl CatalogStore {
                     .collect();
                 if !failed.is_empty() {
                     let refs: Vec<String> = failed.iter().map(|r| r.entity_ref.clone()).collect();
-                    for chunk in refs.chunks(CHUNK) {
+                    for chunk in text_chunks(&refs) {
                         let mut sql = self.sql("dropping conflicting provider references");
                         sql.push("DELETE FROM refresh_state_references WHERE source_key = ")
                             .bind_text(provider_name)
@@ -459,7 +460,7 @@ impl CatalogStore {
         let n = write_tx!(self, |tx| {
             let now = now_ms();
             let mut total = 0;
-            for chunk in keys.chunks(CHUNK) {
+            for chunk in text_chunks(&keys) {
                 let mut sql = self.sql("refreshing entities by key");
                 sql.push("UPDATE refresh_state SET next_update_at = ")
                     .bind_int(now)
@@ -519,7 +520,7 @@ async fn insert_provider_edges(
     provider: &str,
     refs: &[String],
 ) -> Result<()> {
-    for chunk in refs.chunks(CHUNK) {
+    for chunk in text_chunks(refs) {
         let mut sql = store.sql("inserting provider references");
         sql.push("INSERT INTO refresh_state_references (source_key, target_entity_ref) SELECT ")
             .bind_text(provider)

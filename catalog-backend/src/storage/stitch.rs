@@ -12,8 +12,8 @@ use crate::model::{ANNOTATION_ORPHAN, SerializedError};
 use super::feed::allocate_seq;
 use super::hash::stable_hash;
 use super::{
-    CHUNK, CatalogStore, Column, Dialect, Tx, byte_chunks, duration_ms, now_ms, sorted_unique,
-    write_tx,
+    CatalogStore, Column, Dialect, Tx, byte_chunks, duration_ms, now_ms, sorted_unique,
+    text_chunks, write_tx,
 };
 
 /// The status item type of processing errors.
@@ -36,7 +36,7 @@ pub(crate) async fn mark_in_tx(
         return Ok(());
     }
     let ticket = uuid::Uuid::new_v4().hyphenated().to_string();
-    for chunk in refs.chunks(CHUNK) {
+    for chunk in text_chunks(refs) {
         let mut sql = store.sql("queueing entities for stitching");
         sql.push(
             "INSERT INTO stitch_queue (entity_ref, stitch_ticket, next_stitch_at) SELECT x_ref, ",
@@ -304,7 +304,7 @@ impl CatalogStore {
             let mut rows: Vec<StitchRow> = Vec::with_capacity(refs.len());
             let mut incoming: HashMap<String, i64> = HashMap::new();
             let mut relations: HashMap<String, Vec<(String, String)>> = HashMap::new();
-            for chunk in refs.chunks(CHUNK) {
+            for chunk in text_chunks(&refs) {
                 let mut sql = self.sql("reading entities to stitch");
                 sql.push(
                     "SELECT rs.entity_id, rs.entity_ref, rs.processed_entity, rs.errors, \
@@ -393,6 +393,18 @@ impl CatalogStore {
                     .into_iter()
                     .map(|(id,)| id)
                     .collect();
+                if self.dialect() == Dialect::Postgres {
+                    // Lock this claim's queue rows in the byte order of their refs, the order
+                    // `mark_in_tx` locks them in: the DELETE below would lock them in scan
+                    // order and deadlock with processing marking the same entities again
+                    // (PostgreSQL then aborts one side after `deadlock_timeout`, 1 s by
+                    // default, which cost seconds per ingestion).
+                    let mut sql = self.sql("locking stitch requests");
+                    sql.push("SELECT entity_ref FROM stitch_queue WHERE claim_token = ")
+                        .bind_text(token.as_str())
+                        .push(" ORDER BY entity_ref COLLATE \"C\" FOR UPDATE");
+                    tx.execute(sql).await?;
+                }
                 // Complete the requests nobody marked again meanwhile; re-queue the others.
                 let mut sql = self.sql("completing stitch requests");
                 sql.push("DELETE FROM stitch_queue WHERE claim_token = ")
@@ -410,7 +422,7 @@ impl CatalogStore {
                     .push(" WHERE claim_token = ")
                     .bind_text(token.as_str());
                 let requeued = tx.execute(sql).await?;
-                for chunk in failures.chunks(CHUNK) {
+                for chunk in byte_chunks(&failures, |(id, errors)| id.len() + errors.len()) {
                     let mut sql = self.sql("recording stitching errors");
                     sql.push("UPDATE refresh_state SET errors = x_errors FROM ")
                         .push_rows(
