@@ -240,6 +240,7 @@ impl Catalog {
                 EngineOptions {
                     processing_interval: (min, max),
                     orphan_strategy: config.orphan_strategy,
+                    tombstone_retention: config.tombstone_retention,
                     ..self.engine_options.clone()
                 },
             );
@@ -348,6 +349,34 @@ async fn sync_once(
         let after = seq.load(Ordering::Acquire);
         let started = std::time::Instant::now();
         let changes = store.changes_since(after, FEED_PAGE).await?;
+        // Read after the page: a floor above `after` means deletions this replica has not
+        // seen were pruned (it fell behind by more than `catalog.tombstoneRetention`), and
+        // only a reload from scratch drops the entities they deleted.
+        if after > 0 && store.feed_floor().await? > after {
+            tracing::warn!(
+                after,
+                "the catalog change feed was pruned past this replica's position; reloading the index"
+            );
+            // Everything up to the feed's current position is in the pages read below (they
+            // run until a short page), so following resumes from there even when the newest
+            // rows were pruned tombstones, which no page returns.
+            let start = store.current_seq().await?;
+            let fresh = EntityIndex::new();
+            let mut position = 0;
+            loop {
+                let page = store.changes_since(position, FEED_PAGE).await?;
+                let Some(last) = page.last() else { break };
+                position = last.seq;
+                fresh.apply(&page);
+                total += page.len();
+                if page.len() < FEED_PAGE {
+                    break;
+                }
+            }
+            index.replace(fresh);
+            seq.store(position.max(start), Ordering::Release);
+            continue;
+        }
         let read_ms = crate::storage::duration_ms(started.elapsed());
         let Some(last) = changes.last() else {
             return Ok(total);

@@ -63,6 +63,10 @@ pub struct CatalogConfig {
     pub default_conflict_strategy: ConflictStrategy,
     /// `catalog.mode`.
     pub mode: CatalogMode,
+    /// `catalog.tombstoneRetention` (our key): how long deletions stay in the change feed
+    /// that replicas follow into their indexes (default 24 hours). A replica further behind
+    /// than that reloads its index.
+    pub tombstone_retention: Duration,
 }
 
 impl Default for CatalogConfig {
@@ -75,6 +79,7 @@ impl Default for CatalogConfig {
             orphan_provider_strategy: OrphanStrategy::Delete,
             default_conflict_strategy: ConflictStrategy::Reject,
             mode: CatalogMode::All,
+            tombstone_retention: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -97,6 +102,22 @@ fn strategy(config: &ConfigReader, key: &str) -> Result<OrphanStrategy> {
             format!("expected 'keep' or 'delete', got '{other}'"),
         )),
     }
+}
+
+/// A duration under `catalog.<key>`: not negative, and small enough for [`Duration`] (times
+/// 1.5, as processing intervals are stretched).
+fn duration_key(config: &ConfigReader, key: &str) -> Result<Duration> {
+    let full = format!("catalog.{key}");
+    let ms = read_duration(config, key)
+        .map_err(|e| config_error(&full, e))?
+        .as_millis();
+    if !ms.is_finite() || ms < 0.0 {
+        return Err(config_error(&full, "must be a duration of zero or more"));
+    }
+    Duration::try_from_secs_f64(ms / 1000.0)
+        .ok()
+        .filter(|d| d.checked_mul(2).is_some())
+        .ok_or_else(|| config_error(&full, "is too long"))
 }
 
 impl CatalogConfig {
@@ -142,18 +163,22 @@ impl CatalogConfig {
             None => {}
             Some(Value::Bool(false)) => out.processing_interval = None,
             Some(_) => {
-                let duration = read_duration(&config, "processingInterval")
-                    .map_err(|e| config_error("catalog.processingInterval", e))?;
-                let ms = duration.as_millis();
-                if !ms.is_finite() || ms < 1000.0 {
+                let min = duration_key(&config, "processingInterval")?;
+                if min < Duration::from_secs(1) {
                     return Err(config_error(
                         "catalog.processingInterval",
                         "must be at least 1 second (or false to turn processing off)",
                     ));
                 }
-                let min = Duration::from_secs_f64(ms / 1000.0);
                 out.processing_interval = Some((min, min.mul_f64(1.5)));
             }
+        }
+        if config
+            .optional("tombstoneRetention")
+            .map_err(|e| config_error("catalog.tombstoneRetention", e))?
+            .is_some()
+        {
+            out.tombstone_retention = duration_key(&config, "tombstoneRetention")?;
         }
         out.orphan_strategy = strategy(&config, "orphanStrategy")?;
         out.orphan_provider_strategy = strategy(&config, "orphanProviderStrategy")?;
@@ -221,6 +246,7 @@ mod tests {
             Some((Duration::from_secs(100), Duration::from_secs(150)))
         );
         assert_eq!(config.orphan_strategy, OrphanStrategy::Delete);
+        assert_eq!(config.tombstone_retention, Duration::from_secs(86_400));
         assert!(config.runs_engine() && config.serves_api());
     }
 
@@ -235,8 +261,10 @@ mod tests {
             "processingInterval": {"seconds": 10},
             "orphanStrategy": "keep",
             "defaultLocationConflictStrategy": "refresh",
+            "tombstoneRetention": {"hours": 2},
         }}))
         .unwrap();
+        assert_eq!(config.tombstone_retention, Duration::from_secs(7200));
         assert_eq!(config.locations[0].target, "/srv/catalog/all.yaml");
         assert_eq!(config.locations[1].target, "https://example.com/a.yaml");
         assert!(config.readonly);
@@ -270,5 +298,12 @@ mod tests {
         assert!(e.to_string().contains("catalog.locations[0]"), "{e}");
         let e = read(json!({"catalog": {"mode": "both"}})).unwrap_err();
         assert!(e.to_string().contains("catalog.mode"), "{e}");
+        // Durations too long for the clock are refused, not a panic.
+        let e = read(json!({"catalog": {"processingInterval": {"years": 1e12}}})).unwrap_err();
+        assert!(e.to_string().contains("too long"), "{e}");
+        let e = read(json!({"catalog": {"tombstoneRetention": {"years": 1e300}}})).unwrap_err();
+        assert!(e.to_string().contains("catalog.tombstoneRetention"), "{e}");
+        let e = read(json!({"catalog": {"tombstoneRetention": "-5m"}})).unwrap_err();
+        assert!(e.to_string().contains("catalog.tombstoneRetention"), "{e}");
     }
 }

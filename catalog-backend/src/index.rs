@@ -284,6 +284,19 @@ impl EntityIndex {
         inner.caches = Caches::default();
     }
 
+    /// Replaces the whole index with `other` (a reload), in one step for readers.
+    pub(crate) fn replace(&self, other: EntityIndex) {
+        let fresh = other
+            .inner
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        let old = std::mem::replace(
+            &mut *self.inner.write().unwrap_or_else(PoisonError::into_inner),
+            fresh,
+        );
+        drop(old);
+    }
+
     /// The entity with this canonical ref (exact match).
     pub fn get_by_ref(&self, entity_ref: &str) -> Option<IndexedEntity> {
         let inner = self.read();

@@ -1282,3 +1282,53 @@ async fn replicas(engine: Engine) {
     a.stop().await;
 }
 e2e!(replicas);
+
+/// A replica further behind than `catalog.tombstoneRetention` cannot learn from the feed
+/// which entities were deleted meanwhile: it notices the pruned floor and reloads.
+async fn pruned_feed_reloads_lagging_replicas(engine: Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "base.yaml", &component("base-a", "a", "team-a"));
+    let extra = write(
+        dir.path(),
+        "extra.yaml",
+        &component("extra-a", "x", "team-a"),
+    );
+    let db = Db::new(engine);
+    let a = db
+        .start(
+            json!({
+                "locations": [{"type": "file", "target": "base.yaml"}],
+                "allowedLocationTypes": ["url", "file"],
+                "processingInterval": {"seconds": 1},
+                "tombstoneRetention": {"seconds": 0},
+            }),
+            dir.path(),
+        )
+        .await;
+    let location = register(&a, &extra).await;
+    a.wait_exists("component:default/extra-a").await;
+    // B follows the feed only when told to (built, not started).
+    let b = db.build(json!({"mode": "api"}), dir.path()).await;
+    b.catalog.sync_index().await.unwrap();
+    assert!(b.entity("component:default/extra-a").await.is_some());
+
+    let id = location["id"].as_str().unwrap();
+    a.delete(&format!("/locations/{id}")).await.expect(204);
+    let few = Duration::from_secs(10);
+    a.wait_gone("component:default/extra-a", few).await;
+    // A's engine prunes the tombstones (retention 0, checked every second).
+    let store = a.catalog.store().clone();
+    eventually("tombstones pruned", few, async || {
+        match store.feed_floor().await.unwrap() {
+            0 => Err("floor still 0".to_owned()),
+            _ => Ok(()),
+        }
+    })
+    .await;
+    b.catalog.sync_index().await.unwrap();
+    assert!(b.entity("component:default/extra-a").await.is_none());
+    assert!(b.entity("component:default/base-a").await.is_some());
+    assert_eq!(b.by_ref().await, a.by_ref().await);
+    a.stop().await;
+}
+e2e!(pruned_feed_reloads_lagging_replicas);

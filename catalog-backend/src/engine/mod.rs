@@ -8,7 +8,9 @@
 //!   results as they complete, in transactions of bounded size;
 //! * `stitch_workers` stitch loops: each claims a batch of stitch requests, builds the final
 //!   entities and writes them with their change-feed positions;
-//! * the orphan cleanup every `orphan_cleanup_interval` when the strategy is `delete`.
+//! * the orphan cleanup every `orphan_cleanup_interval` when the strategy is `delete`;
+//! * the pruning of change-feed tombstones older than `tombstone_retention`, every
+//!   `min(tombstone_retention, 1 h)` (at least a second apart).
 //!
 //! Loops go on immediately while there is work. When idle they wait for the poll interval,
 //! or less: the store wakes them when this process made work due (mutations, refreshes,
@@ -75,6 +77,9 @@ pub struct EngineOptions {
     pub orphan_strategy: OrphanStrategy,
     /// How often orphans are cleaned up (default 30 s).
     pub orphan_cleanup_interval: Duration,
+    /// How long deletions stay in the change feed (`catalog.tombstoneRetention`, default
+    /// 24 h). Replicas further behind reload their index.
+    pub tombstone_retention: Duration,
 }
 
 impl Default for EngineOptions {
@@ -91,6 +96,7 @@ impl Default for EngineOptions {
             stitch_timeout: Duration::from_secs(60),
             orphan_strategy: OrphanStrategy::Delete,
             orphan_cleanup_interval: Duration::from_secs(30),
+            tombstone_retention: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -178,6 +184,7 @@ impl CatalogEngine {
             if engine.options.orphan_strategy == OrphanStrategy::Delete {
                 tasks.spawn(engine.clone().orphan_loop(cancel.clone()));
             }
+            tasks.spawn(engine.clone().tombstone_loop(cancel.clone()));
             while let Some(result) = tasks.join_next().await {
                 if let Err(error) = result {
                     tracing::error!(%error, "a catalog engine loop failed");
@@ -369,6 +376,27 @@ impl CatalogEngine {
                 Ok(0) => {}
                 Ok(n) => tracing::info!("Deleted {n} orphaned entities"),
                 Err(error) => tracing::warn!(%error, "Failed to delete orphaned entities"),
+            }
+        }
+    }
+
+    async fn tombstone_loop(self, cancel: CancellationToken) {
+        let retention = self.options.tombstone_retention;
+        let every = retention
+            .min(Duration::from_secs(3600))
+            .max(Duration::from_secs(1));
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval.tick().await;
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                _ = interval.tick() => {}
+            }
+            match self.store.prune_tombstones(retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(count = n, "pruned change-feed tombstones"),
+                Err(error) => tracing::warn!(%error, "failed to prune change-feed tombstones"),
             }
         }
     }
