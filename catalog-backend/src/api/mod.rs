@@ -15,6 +15,7 @@ mod admin;
 pub(crate) mod body;
 mod entities;
 pub(crate) mod locations;
+mod openapi;
 mod validate;
 
 /// Everything the handlers need; the router's state.
@@ -53,6 +54,7 @@ pub fn router(context: CatalogContext) -> axum::Router {
         .merge(validate::routes())
         .merge(admin::routes())
         .merge(locations::routes())
+        .route(openapi::ROUTE, axum::routing::get(openapi::openapi))
         .with_state(Arc::new(context))
 }
 

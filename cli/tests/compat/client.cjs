@@ -1159,6 +1159,21 @@ async function main() {
     await rejects(client.removeLocationById('00000000-0000-4000-8000-000000000000'), 404, 'NotFoundError', 'unknown id');
   });
 
+  // ---- the OpenAPI document ----
+
+  await check('GET /openapi.json: the document Backstage serves (openapi-merge with the mount point)', async () => {
+    const { merge, isErrorResult } = require('openapi-merge');
+    const bundled = path.join(__dirname, '../../../catalog-backend/src/api/openapi.json');
+    const spec = JSON.parse(fs.readFileSync(bundled, 'utf8'));
+    // What @backstage/backend-openapi-utils 0.7.2 (stub.ts) does for GET <mount>/openapi.json.
+    const merged = merge([{ oas: spec, pathModification: { prepend: '/api/catalog' } }]);
+    ok(!isErrorResult(merged), `openapi-merge failed: ${j(merged)}`);
+    const response = await tracedFetch(`${baseUrl}/api/catalog/openapi.json`);
+    eq(response.status, 200, 'status');
+    // Express sends `res.json(output)`: keys whose value is undefined are dropped.
+    eq(await response.json(), JSON.parse(JSON.stringify(merged.output)), 'document');
+  });
+
   await check('the demo catalog is intact at the end (orphans cleaned up)', () =>
     eventually(async () => {
       const { items } = await client.getEntities({ fields: ['kind', 'metadata.name'] });
