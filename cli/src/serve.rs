@@ -102,9 +102,16 @@ pub fn default_config(data_dir: &Path, demo: &Path) -> Value {
     })
 }
 
+/// Threads of the runtime's blocking pool.
+const BLOCKING_THREADS: usize = 8;
+
 /// Runs `backstage serve`.
 pub fn run_serve(args: &ServeArgs) -> Outcome {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        // Blocking work here is short (reading catalog files, resolving host names); a few
+        // threads keep up with it. Tokio's default of 512 let ingestion start a thread, with
+        // its own stack and allocator cache, per file location read at once.
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
     {
