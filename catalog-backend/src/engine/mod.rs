@@ -364,41 +364,56 @@ impl CatalogEngine {
     }
 
     async fn orphan_loop(self, cancel: CancellationToken) {
-        let mut interval = tokio::time::interval(self.options.orphan_cleanup_interval);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        interval.tick().await;
-        loop {
-            tokio::select! {
-                () = cancel.cancelled() => break,
-                _ = interval.tick() => {}
+        let store = self.store.clone();
+        every(self.options.orphan_cleanup_interval, cancel, move || {
+            let store = store.clone();
+            async move {
+                match store.delete_orphans().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!("Deleted {n} orphaned entities"),
+                    Err(error) => tracing::warn!(%error, "Failed to delete orphaned entities"),
+                }
             }
-            match self.store.delete_orphans().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!("Deleted {n} orphaned entities"),
-                Err(error) => tracing::warn!(%error, "Failed to delete orphaned entities"),
-            }
-        }
+        })
+        .await;
     }
 
     async fn tombstone_loop(self, cancel: CancellationToken) {
         let retention = self.options.tombstone_retention;
-        let every = retention
+        let period = retention
             .min(Duration::from_secs(3600))
             .max(Duration::from_secs(1));
-        let mut interval = tokio::time::interval(every);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        interval.tick().await;
-        loop {
-            tokio::select! {
-                () = cancel.cancelled() => break,
-                _ = interval.tick() => {}
+        let store = self.store.clone();
+        every(period, cancel, move || {
+            let store = store.clone();
+            async move {
+                match store.prune_tombstones(retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(count = n, "pruned change-feed tombstones"),
+                    Err(error) => tracing::warn!(%error, "failed to prune change-feed tombstones"),
+                }
             }
-            match self.store.prune_tombstones(retention).await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(count = n, "pruned change-feed tombstones"),
-                Err(error) => tracing::warn!(%error, "failed to prune change-feed tombstones"),
-            }
+        })
+        .await;
+    }
+}
+
+/// Runs `task` every `period` (at least a millisecond; the first run one period after the
+/// start, late runs delayed rather than bunched) until `cancel` fires.
+async fn every<F, Fut>(period: Duration, cancel: CancellationToken, mut task: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut interval = tokio::time::interval(period.max(Duration::from_millis(1)));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await;
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            _ = interval.tick() => {}
         }
+        task().await;
     }
 }
 
