@@ -362,19 +362,14 @@ async fn sync_once(
             // rows were pruned tombstones, which no page returns.
             let start = store.current_seq().await?;
             let fresh = EntityIndex::new();
-            let mut position = 0;
-            loop {
-                let page = store.changes_since(position, FEED_PAGE).await?;
-                let Some(last) = page.last() else { break };
-                position = last.seq;
-                fresh.apply(&page);
-                total += page.len();
-                if page.len() < FEED_PAGE {
-                    break;
-                }
-            }
+            let position = std::sync::atomic::AtomicI64::new(0);
+            // From position 0 there is no floor to check, so this does not recurse again.
+            total += Box::pin(sync_once(store, &fresh, &position)).await?;
             index.replace(fresh);
-            seq.store(position.max(start), Ordering::Release);
+            seq.store(
+                position.load(Ordering::Acquire).max(start),
+                Ordering::Release,
+            );
             continue;
         }
         let read_ms = crate::storage::duration_ms(started.elapsed());
